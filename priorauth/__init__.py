@@ -1,0 +1,1 @@
+"""Rasa-free core of the prior-authorization assistant: knowledge base, rules, drafts."""

@@ -1,0 +1,31 @@
+"""Settings read from the environment in one place, with embedded defaults."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_RUN_DIR = PROJECT_ROOT / ".run"
+DEFAULT_KB_DIR = PROJECT_ROOT / "data" / "authorization"
+DEFAULT_SOURCES_DIR = PROJECT_ROOT.parent / "shared" / "sources"
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    kb_dir: Path
+    sources_dir: Path
+    agent_token: str | None
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+        env = dict(os.environ if env is None else env)
+        run_dir = Path(env.get("PRIORAUTH_RUN_DIR", DEFAULT_RUN_DIR))
+        return cls(
+            database_url=env.get("PRIORAUTH_DATABASE_URL", f"sqlite:///{run_dir / 'priorauth.db'}"),
+            kb_dir=Path(env.get("PRIORAUTH_KB_DIR", DEFAULT_KB_DIR)),
+            sources_dir=Path(env.get("PRIORAUTH_SOURCES_DIR", DEFAULT_SOURCES_DIR)),
+            agent_token=env.get("PRIORAUTH_AGENT_TOKEN") or None,
+        )
