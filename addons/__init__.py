@@ -1,0 +1,1 @@
+"""Rasa adapters loaded by the Rasa server: the knowledge-base entity extractor and the agent channel."""

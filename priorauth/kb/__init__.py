@@ -1,0 +1,1 @@
+"""The authorization-rules knowledge base: YAML data -> validated records -> SQL tables -> queries."""

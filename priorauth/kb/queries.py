@@ -1,0 +1,366 @@
+"""The query layer: the domain's questions as plain functions over a SQLAlchemy session.
+
+Nothing here knows of Rasa. Each function returns an `Answer` with its facts, scope and citations.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from functools import lru_cache
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from priorauth.kb import models as m
+from priorauth.kb.results import Answer, Citation, ContactRoute, Fact, Scope, Status
+from priorauth.kb.terms import normalize_term
+
+MSK = "musculoskeletal"
+PORTALS = ("providerportal", "availity")
+
+
+# ---------------------------------------------------------------- lookups
+def resolve(session: Session, kind: str, text: str | None) -> str | None:
+    """Canonical id of a procedure/program/setting/line_of_business/plan/state named by id or alias."""
+    if not text:
+        return None
+    model = {"procedure": m.Procedure, "program": m.Program, "setting": m.Setting, "plan": m.Plan,
+             "line_of_business": m.LineOfBusiness, "state": m.State}[kind]
+    key = text.upper() if kind == "state" else text
+    if session.get(model, key) is not None:
+        return key
+    return session.execute(
+        select(m.Alias.target_id).where(m.Alias.kind == kind, m.Alias.term == normalize_term(text))
+    ).scalars().first()
+
+
+def citations_for(session: Session, record_type: str, record_id: str) -> tuple[Citation, ...]:
+    rows = session.execute(
+        select(m.Citation, m.Source).join(m.Source, m.Source.id == m.Citation.source_id)
+        .where(m.Citation.record_type == record_type, m.Citation.record_id == record_id)
+        .order_by(m.Citation.position)
+    ).all()
+    return tuple(Citation(s.id, s.file, s.title, c.quote) for c, s in rows)
+
+
+def program_chain(session: Session, program_id: str) -> list[m.Program]:
+    """The program and its parents, innermost first."""
+    chain, program = [], session.get(m.Program, program_id)
+    while program is not None:
+        chain.append(program)
+        program = session.get(m.Program, program.parent_id) if program.parent_id else None
+    return chain
+
+
+def scope_of(session: Session, plan: str | None, programs=(), region=None, lobs=()) -> Scope:
+    plan_row = session.get(m.Plan, plan) if plan else None
+    return Scope(plan=plan, plan_name=plan_row.name if plan_row else None,
+                 region=region or (plan_row.region if plan_row else None),
+                 programs=tuple(programs), lines_of_business=tuple(lobs))
+
+
+def _fact(session: Session, text: str, record_type: str, record_id: str, scope: Scope | None = None,
+          kind: str = "fact") -> Fact:
+    return Fact(text=text, citations=citations_for(session, record_type, record_id), scope=scope, kind=kind)
+
+
+def known_code(session: Session, code: str) -> bool:
+    code = code.strip().upper()
+    return session.get(m.ProcedureCode, code) is not None or session.get(m.Diagnosis, code) is not None
+
+
+# ---------------------------------------------------------------- contacts
+def contact_routes(session: Session, program: str | None = None, plan: str | None = None,
+                   kinds: tuple[str, ...] | None = None, region: str | None = None) -> list[ContactRoute]:
+    """Contact routes for a scope. Phone numbers are only returned within their own plan/program scope."""
+    chain = {p.id for p in program_chain(session, program)} if program else set()
+    routes = []
+    for c in session.execute(select(m.Contact).order_by(m.Contact.id)).scalars():
+        if kinds and c.kind not in kinds:
+            continue
+        if chain and "all" not in c.programs and not chain & set(c.programs):
+            continue
+        if c.plan not in ("any_plan", "anthem"):
+            if plan and c.plan != plan and not (plan == "anthem" and c.kind != "phone"):
+                continue
+            if region and c.region and c.region != region:
+                continue
+        routes.append(ContactRoute(
+            id=c.id, kind=c.kind, name=c.name, value=c.value, availability=c.availability, days=c.days,
+            hours=c.hours, time_zone=c.time_zone, time_zone_note=c.time_zone_note, note=c.note,
+            scope=scope_of(session, c.plan, c.programs, c.region),
+            citations=citations_for(session, "contacts", c.id)))
+    return routes
+
+
+def contacts(session: Session, program: str | None = None, plan: str | None = None,
+             kind: str | None = None, state: str | None = None) -> Answer:
+    """How to reach AIM. With no plan given, each phone number is shown with the plan it belongs to."""
+    region = state if state and session.get(m.Plan, plan or "") is None else None
+    if state and not plan:
+        plan = _plan_for_region(session, state)
+    kinds = {"phone": ("phone",), "portal": ("portal",), "email": ("email",)}.get(
+        kind or "", ("portal", "phone", "id_card"))
+    routes = contact_routes(session, program=program, plan=plan, kinds=kinds, region=region)
+    answer = Answer(topic="contact", contacts=routes, program=program)
+    phones = [r for r in routes if r.kind == "phone"]
+    if len({r.scope.plan for r in phones}) > 1:
+        answer.info_needed.append("plan")
+    if kind == "phone" and not phones:
+        answer.facts.append(Fact(text="The sources give no AIM phone number for that plan or program."))
+    answer.data = {"plan": plan, "state": state, "kind": kind}
+    return answer
+
+
+def _plan_for_region(session: Session, state: str) -> str | None:
+    return session.execute(select(m.Plan.id).where(m.Plan.region == state.upper())).scalars().first()
+
+
+# ---------------------------------------------------------------- validity
+def validity(session: Session, program: str | None = None, procedure: str | None = None,
+             code: str | None = None, approval_date: dt.date | None = None) -> Answer:
+    """How long an approval lasts, for a program, procedure or code; optionally the estimated last day."""
+    proc = _procedure(session, procedure, code)
+    program = proc.program_id if proc else resolve(session, "program", program) or program
+    answer = Answer(topic="validity", procedure=proc.id if proc else None,
+                    procedure_name=proc.name if proc else None)
+    rows = list(session.execute(select(m.Validity).order_by(m.Validity.id)).scalars())
+    chain = [p.id for p in program_chain(session, program)] if program else []
+    matching = [v for v in rows if set(v.programs) & set(chain)] if chain else rows
+    if chain and not matching:
+        answer.status = Status.UNKNOWN
+        answer.facts.append(Fact(text="The sources state approval periods only for spine and joint surgery "
+                                      "and for pain management."))
+    for v in matching:
+        answer.facts.append(_fact(session, v.text, "validity", v.id, scope_of(session, "any_plan", v.programs)))
+        if approval_date:
+            last = last_valid_day(approval_date, v.days, v.unit)
+            answer.data.setdefault("estimates", []).append(
+                {"validity": v.id, "approval_date": approval_date.isoformat(), "last_day": last.isoformat(),
+                 "days": v.days, "unit": v.unit})
+    for i in range(2):
+        answer.facts.append(_fact(session, _topic_fact_text(session, "validity_caveats", i),
+                                  "topic_fact", f"validity_caveats#{i}", kind="caveat"))
+    _set_program(session, answer, program)
+    return answer
+
+
+def last_valid_day(start: dt.date, days: int, unit: str) -> dt.date:
+    """Estimated last valid day: calendar days, or business days Monday-Friday (holidays not known)."""
+    if unit == "calendar_days":
+        return start + dt.timedelta(days=days - 1)
+    day, counted = start, 0
+    while True:
+        if day.weekday() < 5:
+            counted += 1
+            if counted == days:
+                return day
+        day += dt.timedelta(days=1)
+
+
+# ---------------------------------------------------------------- topics
+def topic(session: Session, topic_id: str) -> Answer:
+    """An explanatory topic (peer_to_peer, reconsideration, review_process, registration, ...)."""
+    row = session.get(m.Topic, topic_id)
+    if row is None:
+        return Answer(topic=topic_id, status=Status.UNKNOWN)
+    scope = scope_of(session, row.plan, row.programs)
+    facts = [
+        _fact(session, f.text, "topic_fact", f"{topic_id}#{f.position}", scope)
+        for f in session.execute(
+            select(m.TopicFact).where(m.TopicFact.topic_id == topic_id).order_by(m.TopicFact.position)
+        ).scalars()
+    ]
+    return Answer(topic=topic_id, facts=facts, data={"title": row.title, "plan": row.plan})
+
+
+def _topic_fact_text(session: Session, topic_id: str, position: int) -> str:
+    return session.execute(
+        select(m.TopicFact.text).where(m.TopicFact.topic_id == topic_id, m.TopicFact.position == position)
+    ).scalar_one()
+
+
+# ---------------------------------------------------------------- programs and services
+def program_services(session: Session, program: str | None = None) -> Answer:
+    """What AIM reviews: the programs, or the procedures of one program (with its sub-programs)."""
+    program = resolve(session, "program", program) or program
+    if not program:
+        answer = Answer(topic="programs")
+        for p in _top_programs(session):
+            answer.facts.append(_fact(session, p.name, "programs", p.id, kind="program"))
+        return answer
+    answer = Answer(topic="program_services")
+    _set_program(session, answer, program)
+    for p in _descendants(session, program):
+        answer.facts.append(_fact(session, p.name, "programs", p.id, kind="program"))
+        for proc in session.execute(
+            select(m.Procedure).where(m.Procedure.program_id == p.id).order_by(m.Procedure.name)
+        ).scalars():
+            answer.facts.append(_fact(session, proc.name, "procedures", proc.id, kind="procedure"))
+    if program_chain(session, program)[-1].id == MSK:
+        answer.facts.append(_fact(session, _topic_fact_text(session, "program_overview", 2),
+                                  "topic_fact", "program_overview#2", kind="caveat"))
+    return answer
+
+
+def _top_programs(session: Session) -> list[m.Program]:
+    return list(session.execute(select(m.Program).where(m.Program.parent_id.is_(None))).scalars())
+
+
+def _descendants(session: Session, program: str) -> list[m.Program]:
+    out, queue = [], [program]
+    while queue:
+        pid = queue.pop(0)
+        row = session.get(m.Program, pid)
+        if row is None:
+            continue
+        out.append(row)
+        queue.extend(session.execute(
+            select(m.Program.id).where(m.Program.parent_id == pid).order_by(m.Program.id)).scalars())
+    return out
+
+
+def _set_program(session: Session, answer: Answer, program: str | None) -> None:
+    row = session.get(m.Program, program) if program else None
+    if row is not None:
+        answer.program, answer.program_name = row.id, row.name
+
+
+def _procedure(session: Session, procedure: str | None, code: str | None) -> m.Procedure | None:
+    if code:
+        row = session.get(m.ProcedureCode, code.strip().upper())
+        return session.get(m.Procedure, row.procedure_id) if row else None
+    pid = resolve(session, "procedure", procedure)
+    return session.get(m.Procedure, pid) if pid else None
+
+
+# ---------------------------------------------------------------- rules by topic
+def rules(session: Session, kind: str, programs: list[str] | None = None) -> list[m.Rule]:
+    stmt = select(m.Rule).where(m.Rule.kind == kind).order_by(m.Rule.id)
+    found = list(session.execute(stmt).scalars())
+    if programs:
+        found = [r for r in found if set(r.programs) & set(programs)]
+    return found
+
+
+def exclusions(session: Session, program: str | None = None, setting: str | None = None) -> Answer:
+    """What is excluded from review, each rule in its scope (general AIM programs vs. musculoskeletal)."""
+    program = resolve(session, "program", program) or program
+    chain = [p.id for p in program_chain(session, program)] if program else None
+    answer = Answer(topic="exclusions")
+    _set_program(session, answer, program)
+    for kind in ("exclusion", "inclusion"):
+        for r in rules(session, kind, chain):
+            if setting and setting not in r.settings and not r.conditions:
+                continue
+            answer.facts.append(_fact(session, r.text, "rules", r.id, scope_of(session, r.plan, r.programs),
+                                      kind=kind))
+    return answer
+
+
+def notification_only(session: Session) -> Answer:
+    answer = Answer(topic="notification_only")
+    for r in rules(session, "notification_only"):
+        answer.facts.append(_fact(session, r.text, "rules", r.id, scope_of(session, r.plan, r.programs)))
+        answer.data = {"codes": r.codes, "diagnoses": r.diagnoses}
+    return answer
+
+
+def effective_dates(session: Session, program: str | None = None) -> Answer:
+    program = resolve(session, "program", program) or program
+    chain = [p.id for p in program_chain(session, program)] if program else None
+    answer = Answer(topic="effective_dates")
+    _set_program(session, answer, program)
+    for r in rules(session, "effective_date", chain):
+        answer.facts.append(_fact(session, r.text, "rules", r.id, scope_of(session, r.plan, r.programs)))
+    if not chain or "interventional_pain" in chain:
+        answer.facts.append(Fact(
+            text="The Interventional Pain Management guideline updates apply to dates of service on and after "
+                 "August 16, 2020.",
+            citations=citations_for(session, "topics", "guideline_changes") or _cite(
+                session, "004", "Effective for dates of service on and after August 16, 2020"),
+            scope=scope_of(session, "anthem_maine", ["interventional_pain"])))
+    if not chain or "rehabilitation" in chain:
+        for r in session.execute(select(m.RehabSchedule).order_by(m.RehabSchedule.id)).scalars():
+            answer.facts.append(_fact(session, r.text, "rehab_schedule", r.id,
+                                      scope_of(session, "anthem", ["rehabilitation"], lobs=[r.line_of_business])))
+    return answer
+
+
+def _cite(session: Session, source_id: str, quote: str) -> tuple[Citation, ...]:
+    source = session.get(m.Source, source_id)
+    return (Citation(source.id, source.file, source.title, quote),)
+
+
+def lines_of_business(session: Session, line_of_business: str | None = None,
+                      program: str | None = None) -> Answer:
+    """Which members a notice applies to, each statement in its notice's scope."""
+    lob = resolve(session, "line_of_business", line_of_business) or line_of_business
+    program = resolve(session, "program", program) or program
+    chain = {p.id for p in program_chain(session, program)} if program else None
+    answer = Answer(topic="lines_of_business", data={"line_of_business": lob})
+    for s in session.execute(select(m.LineOfBusinessScope).order_by(m.LineOfBusinessScope.id)).scalars():
+        if chain and not chain & set(s.programs):
+            continue
+        scope = scope_of(session, s.plan, s.programs)
+        answer.facts.append(_fact(session, _lob_text(session, s, lob), "line_of_business_scope", s.id, scope))
+    if lob and session.get(m.LineOfBusiness, lob) is not None and not any(
+        lob in (s.included + s.excluded + s.offered)
+        for s in session.execute(select(m.LineOfBusinessScope)).scalars()
+    ):
+        answer.status = Status.UNKNOWN
+    _set_program(session, answer, program)
+    return answer
+
+
+def _names(session: Session, ids) -> str:
+    names = [session.get(m.LineOfBusiness, i).name for i in ids]
+    return ", ".join(names[:-1]) + (" and " if len(names) > 1 else "") + names[-1] if names else ""
+
+
+def _lob_text(session: Session, s: m.LineOfBusinessScope, lob: str | None) -> str:
+    programs = _program_phrase(session, s.programs)
+    if lob and lob in s.excluded:
+        return f"{_names(session, [lob])}: not included — the notice does not apply to {_names(session, s.excluded)}."
+    if lob and lob in s.offered and lob in s.included:
+        return f"{_names(session, [lob])}: {s.note}"
+    if lob and lob in s.included:
+        return f"{_names(session, [lob])}: included ({programs})."
+    text = f"{programs}: applies to {_names(session, s.included)} members"
+    if s.excluded:
+        text += f"; not to {_names(session, s.excluded)}"
+    if s.note:
+        text += f". {s.note.rstrip('.')}"
+    return text + "."
+
+
+def _program_phrase(session: Session, program_ids) -> str:
+    if len(program_ids) > 3:
+        return "AIM's pre-service review programs"
+    return ", ".join(session.get(m.Program, p).name for p in program_ids)
+
+
+def rehabilitation(session: Session, state: str | None = None, line_of_business: str | None = None,
+                   date_of_service: dt.date | None = None) -> Answer:
+    """The rehabilitation program, its relaunch states and the Medicare delay with its exceptions."""
+    answer = topic(session, "rehabilitation")
+    answer.topic = "rehabilitation"
+    _set_program(session, answer, "rehabilitation")
+    lob = resolve(session, "line_of_business", line_of_business) or line_of_business
+    state = resolve(session, "state", state) if state else None
+    for r in session.execute(select(m.RehabSchedule).order_by(m.RehabSchedule.id)).scalars():
+        if lob and r.line_of_business != lob:
+            continue
+        if state and r.states and state not in r.states and state not in r.except_states:
+            continue
+        answer.facts.append(_fact(session, r.text, "rehab_schedule", r.id,
+                                  scope_of(session, "anthem", ["rehabilitation"], lobs=[r.line_of_business])))
+        if state and r.not_required_until and lob == "medicare":
+            answer.data["medicare_state_exception"] = state in r.except_states
+    answer.data.update({"state": state, "line_of_business": lob})
+    return answer
+
+
+@lru_cache(maxsize=1)
+def status_labels() -> dict[str, str]:
+    return {s.value: s.value.replace("_", " ") for s in Status}
