@@ -1,0 +1,6 @@
+"""Draft review requests, free of Rasa: field validators, message parsing, storage and export.
+
+Modules: ``validators`` (one function per field), ``parsing`` (fields out of a message),
+``models`` and ``repository`` (SQL storage with an audit trail), ``export`` (FHIR PAS-shaped
+bundle), ``migrate`` (Alembic upgrade).
+"""
