@@ -38,16 +38,22 @@ class KBEntityExtractor(GraphComponent, EntityExtractorMixin):
         kb_dir = Path(config.get("kb_dir", "data/authorization"))
         return content_hash(kb_dir) if kb_dir.exists() else None
 
-    def __init__(self, config: dict[str, Any], model_storage: ModelStorage, resource: Resource,
-                 vocabulary: dict | None = None) -> None:
+    def __init__(
+        self, config: dict[str, Any], model_storage: ModelStorage, resource: Resource, vocabulary: dict | None = None
+    ) -> None:
         self._config = config
         self._model_storage = model_storage
         self._resource = resource
         self._matcher = KBMatcher(vocabulary, config["fuzzy_threshold"]) if vocabulary else None
 
     @classmethod
-    def create(cls, config: dict[str, Any], model_storage: ModelStorage, resource: Resource,
-               execution_context: ExecutionContext) -> KBEntityExtractor:
+    def create(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> KBEntityExtractor:
         return cls(config, model_storage, resource)
 
     def train(self, training_data: TrainingData) -> Resource:
@@ -58,8 +64,14 @@ class KBEntityExtractor(GraphComponent, EntityExtractorMixin):
         return self._resource
 
     @classmethod
-    def load(cls, config: dict[str, Any], model_storage: ModelStorage, resource: Resource,
-             execution_context: ExecutionContext, **kwargs: Any) -> KBEntityExtractor:
+    def load(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        **kwargs: Any,
+    ) -> KBEntityExtractor:
         with model_storage.read_from(resource) as directory:
             vocabulary = json.loads((directory / VOCABULARY_FILE).read_text(encoding="utf-8"))
         return cls(config, model_storage, resource, vocabulary)
@@ -70,6 +82,5 @@ class KBEntityExtractor(GraphComponent, EntityExtractorMixin):
         for message in messages:
             found = self._matcher.extract(message.get(TEXT) or "")
             entities = [{k: e[k] for k in ("entity", "value", "start", "end")} for e in found]
-            message.set(ENTITIES, message.get(ENTITIES, []) + self.add_extractor_name(entities),
-                        add_to_output=True)
+            message.set(ENTITIES, message.get(ENTITIES, []) + self.add_extractor_name(entities), add_to_output=True)
         return messages

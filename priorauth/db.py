@@ -7,6 +7,7 @@ from pathlib import Path
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import declarative_base, sessionmaker
+from sqlalchemy.pool import StaticPool
 
 Base = declarative_base()
 
@@ -14,10 +15,12 @@ Base = declarative_base()
 def make_engine(url: str, **kwargs) -> Engine:
     """Create an engine for ``url``; SQLite files get their folder and foreign keys enforced."""
     if url.startswith("sqlite"):
-        path = url.split("///", 1)[-1]
+        path = url.split("///", 1)[1] if "///" in url else ""
         if path and path != ":memory:" and not path.startswith("file:"):
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         kwargs.setdefault("connect_args", {"check_same_thread": False})
+        if path in ("", ":memory:"):
+            kwargs.setdefault("poolclass", StaticPool)  # one shared in-memory database
     else:
         kwargs.setdefault("pool_pre_ping", True)
     engine = create_engine(url, future=True, **kwargs)

@@ -21,10 +21,10 @@ SHORT_TITLES = {
 HEADLINES = {
     Status.REVIEW_REQUIRED: "Yes: {subject} needs AIM pre-service review ({program}).",
     Status.NOTIFICATION_ONLY: "Notification only: {subject} needs preauthorization for notification purposes "
-                              "only; no medical-necessity review ({program}).",
+    "only; no medical-necessity review ({program}).",
     Status.NOT_REQUIRED: "No: {subject} does not need preauthorization in this case ({program}).",
     Status.OUTSIDE_PROGRAM: "Not under AIM review in this case: {subject} falls outside the program as "
-                            "described ({program}).",
+    "described ({program}).",
     Status.CONDITIONAL: "It depends: {subject} ({program}).",
     Status.UNKNOWN: "I don't know that from my sources.",
 }
@@ -49,7 +49,7 @@ TOPIC_INTROS = {
     "post_service": "Post-service review:",
     "guidelines": "Clinical guidelines:",
     "guideline_changes": "Interventional Pain Management guideline updates, for dates of service on and after "
-                         "August 16, 2020:",
+    "August 16, 2020:",
     "rehabilitation": "AIM Rehabilitation Program (outpatient PT, OT, speech therapy):",
     "exclusions": "What is excluded from review, by program:",
     "notification_only": "Notification-only rule:",
@@ -119,16 +119,20 @@ def _route_lines(answer: Answer) -> list[str]:
     phones = [c for c in answer.contacts if c.kind == "phone"]
     lines = []
     if portal:
-        lines.append(f"Request it on the AIM ProviderPortal ({portal[0].value}, 24/7) or through Availity"
-                     + (", or call:" if phones else "."))
+        lines.append(
+            f"Request it on the AIM ProviderPortal ({portal[0].value}, 24/7) or through Availity"
+            + (", or call:" if phones else ".")
+        )
     lines += [f"  {_phone_text(p)}" for p in phones]
     lines += [f"- {f.text}" for f in answer.facts if f.kind == "route"]
     return lines
 
 
 def _scope_suffix(fact: Fact) -> str:
-    if fact.scope and fact.scope.plan not in (None, "any_plan", "anthem") and fact.kind in (
-        "scope", "reason", "date", "rule", "exclusion", "inclusion"
+    if (
+        fact.scope
+        and fact.scope.plan not in (None, "any_plan", "anthem")
+        and fact.kind in ("scope", "reason", "date", "rule", "exclusion", "inclusion")
     ):
         return f" [scope: {fact.scope.label()}]"
     return ""
@@ -157,24 +161,27 @@ def _contact_lines(answer: Answer) -> list[str]:
             lines.append(f"- {route.value}")
     lines += [f"- {f.text}" for f in answer.facts]
     if "plan" in answer.info_needed:
-        lines.append("The phone number depends on the member's plan; each number above is for its own plan. "
-                     + INFO_QUESTIONS["plan"])
+        lines.append(
+            "The phone number depends on the member's plan; each number above is for its own plan. "
+            + INFO_QUESTIONS["plan"]
+        )
     return lines
 
 
 def _topic_lines(answer: Answer) -> list[str]:
     if answer.status is Status.UNKNOWN and not answer.facts:
         return [HEADLINES[Status.UNKNOWN]]
-    intro = TOPIC_INTROS.get(answer.topic, answer.data.get("title", "")).format(
-        program=answer.program_name or "")
+    intro = TOPIC_INTROS.get(answer.topic, answer.data.get("title", "")).format(program=answer.program_name or "")
     lines = [intro]
     if answer.topic == "validity" and answer.procedure_name:
         lines[0] = f"How long an approval lasts ({answer.procedure_name}, {answer.program_name}):"
     lines += [f"- {f.text}{_scope_suffix(f)}" for f in answer.facts]
     for est in answer.data.get("estimates", []):
         unit = est["unit"].replace("_", " ")
-        lines.append(f"- Approved on {est['approval_date']}: about {est['days']} {unit} means through "
-                     f"{est['last_day']} (an estimate; the approval notification's date governs).")
+        lines.append(
+            f"- Approved on {est['approval_date']}: about {est['days']} {unit} means through "
+            f"{est['last_day']} (an estimate; the approval notification's date governs)."
+        )
     if answer.status is Status.UNKNOWN:
         lines.insert(0, HEADLINES[Status.UNKNOWN])
     return lines
@@ -182,6 +189,7 @@ def _topic_lines(answer: Answer) -> list[str]:
 
 def payload(answer: Answer) -> dict:
     """The structured answer for the agent side panel: facts with scope and citations."""
+
     def cites(item):
         return [{"source": c.source_id, "file": c.file, "title": c.title, "quote": c.quote} for c in item.citations]
 
@@ -191,11 +199,23 @@ def payload(answer: Answer) -> dict:
         "status": answer.status.value if answer.status else None,
         "program": answer.program,
         "procedure": answer.procedure,
-        "facts": [{"text": f.text, "kind": f.kind, "scope": asdict(f.scope) if f.scope else None,
-                   "citations": cites(f)} for f in answer.facts],
-        "contacts": [{"name": c.name, "kind": c.kind, "value": c.value, "days": c.days, "hours": c.hours,
-                      "time_zone": c.time_zone, "scope": asdict(c.scope), "citations": cites(c)}
-                     for c in answer.contacts],
+        "facts": [
+            {"text": f.text, "kind": f.kind, "scope": asdict(f.scope) if f.scope else None, "citations": cites(f)}
+            for f in answer.facts
+        ],
+        "contacts": [
+            {
+                "name": c.name,
+                "kind": c.kind,
+                "value": c.value,
+                "days": c.days,
+                "hours": c.hours,
+                "time_zone": c.time_zone,
+                "scope": asdict(c.scope),
+                "citations": cites(c),
+            }
+            for c in answer.contacts
+        ],
         "info_needed": answer.info_needed,
         "cases": answer.cases,
         "data": {k: v for k, v in answer.data.items() if k != "crd"},

@@ -115,9 +115,7 @@ class DraftEvent(Base):
     __table_args__ = (CheckConstraint(_in("action", ACTIONS), name="ck_draft_events_action"),)
 
     id = Column(Integer, primary_key=True)
-    draft_id = Column(
-        Integer, ForeignKey("drafts.id", ondelete="CASCADE"), nullable=False, index=True
-    )
+    draft_id = Column(Integer, ForeignKey("drafts.id", ondelete="CASCADE"), nullable=False, index=True)
     at = Column(UTCDateTime, nullable=False)
     actor = Column(String(200), nullable=False)
     action = Column(String(32), nullable=False)

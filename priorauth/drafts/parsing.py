@@ -75,18 +75,14 @@ _LABELS: tuple[tuple[str, str, bool], ...] = (
         False,
     ),
 )
-_LABEL_RES = [
-    (name, re.compile(rf"\b(?:{pattern})", re.I), weak) for name, pattern, weak in _LABELS
-]
+_LABEL_RES = [(name, re.compile(rf"\b(?:{pattern})", re.I), weak) for name, pattern, weak in _LABELS]
 
 _FILLER = re.compile(
     r"^(?:(?:it'?s|it\s+is|that'?s|that\s+is|this\s+is|sure|ok(?:ay)?|yes|yeah|here(?:'s|\s+is)?"
     r"|the\s+(?:\w+\s+)?is)\b[\s,:.\-]*)+",
     re.I,
 )
-_LEAD = re.compile(
-    r"^[\s:=#\-–,.]*(?:(?:is|are|was|of|number|no\.?|#)(?:\s+|(?=\d))[\s:=#\-–]*)*", re.I
-)
+_LEAD = re.compile(r"^[\s:=#\-–,.]*(?:(?:is|are|was|of|number|no\.?|#)(?:\s+|(?=\d))[\s:=#\-–]*)*", re.I)
 _TRAIL = re.compile(r"(?:[\s,;.]+|\s+(?:and|with|for))+$", re.I)
 _DATE_RE = re.compile(rf"\b{_DATE}\b", re.I)
 _IDENTIFIER = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9\-]|\s(?=\d))*")
@@ -143,11 +139,7 @@ def extract_fields(text: str, expected: str | None = None) -> dict[str, str]:
 
 def _find_labels(text: str) -> list[_Label]:
     matches = sorted(
-        (
-            _Label(name, m.start(), m.end(), weak)
-            for name, regex, weak in _LABEL_RES
-            for m in regex.finditer(text)
-        ),
+        (_Label(name, m.start(), m.end(), weak) for name, regex, weak in _LABEL_RES for m in regex.finditer(text)),
         key=lambda label: (label.start, label.start - label.end),
     )
     kept: list[_Label] = []
@@ -241,9 +233,7 @@ def _split_facility(found: dict, name: str) -> str:
     for cut in range(1, len(tokens)):
         tail = tokens[cut:]
         plain = " ".join(tail).strip("()")
-        if all(
-            t.islower() or t.startswith("(") or t.endswith(")") for t in tail
-        ) and normalize_setting(plain):
+        if all(t.islower() or t.startswith("(") or t.endswith(")") for t in tail) and normalize_setting(plain):
             found.setdefault("setting", plain)
             return " ".join(tokens[:cut])
     return name

@@ -55,8 +55,7 @@ class DraftClosed(DraftError):
 class ConcurrentUpdate(DraftError):
     def __init__(self, reference: str, expected: int | None, actual: int | None) -> None:
         super().__init__(
-            f"draft request {reference} changed meanwhile (expected version {expected}, "
-            f"now {actual}); read it again"
+            f"draft request {reference} changed meanwhile (expected version {expected}, now {actual}); read it again"
         )
         self.reference = reference
         self.expected = expected
@@ -251,9 +250,7 @@ class DraftRepository:
                 if change(session, draft, now):
                     draft.updated_at = now
         except StaleDataError as error:  # another writer committed between our read and write
-            raise ConcurrentUpdate(
-                normalize_reference(reference), expected_version, None
-            ) from error
+            raise ConcurrentUpdate(normalize_reference(reference), expected_version, None) from error
         return draft
 
     def _setter(self, validated: dict[str, Validated]):
@@ -281,10 +278,7 @@ class DraftRepository:
     def _unused_reference(self, session: Session) -> str:
         for _ in range(10):
             reference = new_reference()
-            if (
-                session.execute(select(Draft.id).where(Draft.reference == reference)).first()
-                is None
-            ):
+            if session.execute(select(Draft.id).where(Draft.reference == reference)).first() is None:
                 return reference
         raise RuntimeError("could not find an unused draft reference")
 

@@ -123,9 +123,7 @@ _HCPCS = re.compile(r"^[A-Z]\d{4}$")
 _ICD10CM = re.compile(r"^([A-Z]\d[A-Z0-9])\.?([A-Z0-9]{1,4})?$")
 _CODE_SEPARATORS = re.compile(r"(?:[,;/&+\s]|\band\b)+", re.IGNORECASE)
 # Words people type around codes ("CPT 27447", "ICD-10 M17.11"): dropped, not rejected.
-_CODE_LABEL_WORDS = frozenset(
-    {"CPT", "HCPCS", "CODE", "CODES", "DX", "ICD", "ICD10", "ICD-10", "ICD-10-CM", "ICD10CM"}
-)
+_CODE_LABEL_WORDS = frozenset({"CPT", "HCPCS", "CODE", "CODES", "DX", "ICD", "ICD10", "ICD-10", "ICD-10-CM", "ICD10CM"})
 _NUMERIC_DATE = re.compile(r"^(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{2,4})$")
 _ISO_DATE = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
 _MONTH_FIRST = re.compile(r"^([a-z]+)\.?\s+(\d{1,2})(?:st|nd|rd|th)?,?\s+(\d{4})$")
@@ -239,9 +237,7 @@ def normalize_setting(raw: Any) -> str | None:
 def validate_setting(raw: Any) -> Validated:
     value = normalize_setting(raw)
     if value is None:
-        expected = (
-            "one of outpatient hospital (HOPD), ambulatory surgery center (ASC), office, inpatient"
-        )
+        expected = "one of outpatient hospital (HOPD), ambulatory surgery center (ASC), office, inpatient"
         raise _fail("setting", expected, raw)
     return Validated(value)
 
@@ -268,8 +264,7 @@ def validate_procedure_codes(raw: Any, known_code: KnownCode | None = None) -> V
     bad = [code for code in codes if not (_CPT.match(code) or _HCPCS.match(code))]
     if not codes or bad:
         expected = (
-            "CPT codes (5 digits, or 4 digits and a letter) or HCPCS codes "
-            "(a letter and 4 digits), separated by commas"
+            "CPT codes (5 digits, or 4 digits and a letter) or HCPCS codes (a letter and 4 digits), separated by commas"
         )
         raise _fail("procedure_codes", expected, bad or raw)
     return Validated(codes, _unknown_code_warnings(codes, known_code))
@@ -289,9 +284,7 @@ def validate_diagnosis_codes(raw: Any, known_code: KnownCode | None = None) -> V
     codes = [normalize_icd10cm(token) for token in tokens]
     bad = [token for token, code in zip(tokens, codes, strict=True) if code is None]
     if not tokens or bad:
-        expected = (
-            "ICD-10-CM codes like M17.11 (a letter, a digit, a letter or digit, then up to 4 more)"
-        )
+        expected = "ICD-10-CM codes like M17.11 (a letter, a digit, a letter or digit, then up to 4 more)"
         raise _fail("diagnosis_codes", expected, bad or raw)
     codes = list(dict.fromkeys(codes))
     return Validated(codes, _unknown_code_warnings(codes, known_code))

@@ -61,17 +61,28 @@ def _codes(record: dict, key: str) -> list[str]:
 
 def records_for(data: KBData):  # noqa: C901 - one mapping per section, kept together for reading
     for r in data.get("sources"):
-        yield m.Source(id=r["id"], file=r["file"], title=r["title"], publisher=r["publisher"],
-                       published=r.get("published"), plan=r["plan"])
+        yield m.Source(
+            id=r["id"],
+            file=r["file"],
+            title=r["title"],
+            publisher=r["publisher"],
+            published=r.get("published"),
+            plan=r["plan"],
+        )
     for r in data.get("plans"):
         yield m.Plan(id=r["id"], name=r["name"], region=r.get("region"))
         yield from _aliases("plan", r["id"], [r["name"], *r["synonyms"]])
     # Parents before children, so foreign keys hold on PostgreSQL too.
     for r in sorted(data.get("programs"), key=lambda p: _depth(data, p)):
-        yield m.Program(id=r["id"], name=r["name"], parent_id=r.get("parent"), inpatient=r["inpatient"],
-                        effective_from=r.get("effective_from"),
-                        requests_accepted_from=r.get("requests_accepted_from"),
-                        examples=r.get("examples") or [])
+        yield m.Program(
+            id=r["id"],
+            name=r["name"],
+            parent_id=r.get("parent"),
+            inpatient=r["inpatient"],
+            effective_from=r.get("effective_from"),
+            requests_accepted_from=r.get("requests_accepted_from"),
+            examples=r.get("examples") or [],
+        )
         yield from _aliases("program", r["id"], [r["name"], *r["synonyms"], *(r.get("abbreviations") or [])])
     for r in data.get("procedures"):
         yield m.Procedure(id=r["id"], name=r["name"], program_id=r["program"])
@@ -89,28 +100,59 @@ def records_for(data: KBData):  # noqa: C901 - one mapping per section, kept tog
         yield m.LineOfBusiness(id=r["id"], name=r["name"])
         yield from _aliases("line_of_business", r["id"], [r["name"], *r["synonyms"]])
     for r in data.get("line_of_business_scope"):
-        yield m.LineOfBusinessScope(id=r["id"], source_id=r["source"], plan=r["plan"], programs=r["programs"],
-                                    included=r.get("included") or [], excluded=r.get("excluded") or [],
-                                    offered=r.get("offered") or [], note=r.get("note"))
+        yield m.LineOfBusinessScope(
+            id=r["id"],
+            source_id=r["source"],
+            plan=r["plan"],
+            programs=r["programs"],
+            included=r.get("included") or [],
+            excluded=r.get("excluded") or [],
+            offered=r.get("offered") or [],
+            note=r.get("note"),
+        )
     for r in data.get("states"):
         yield m.State(id=r["id"], name=r["name"])
         yield from _aliases("state", r["id"], [r["name"]])
     for r in data.get("rules"):
-        yield m.Rule(id=r["id"], kind=r["kind"], programs=r.get("programs") or [], settings=r.get("settings") or [],
-                     codes=_codes(r, "codes"), diagnoses=r.get("diagnoses") or [],
-                     conditions=r.get("conditions") or [], plan=r["plan"], text=r["text"].strip(),
-                     effective_from=r.get("effective_from"),
-                     requests_accepted_from=r.get("requests_accepted_from"))
+        yield m.Rule(
+            id=r["id"],
+            kind=r["kind"],
+            programs=r.get("programs") or [],
+            settings=r.get("settings") or [],
+            codes=_codes(r, "codes"),
+            diagnoses=r.get("diagnoses") or [],
+            conditions=r.get("conditions") or [],
+            plan=r["plan"],
+            text=r["text"].strip(),
+            effective_from=r.get("effective_from"),
+            requests_accepted_from=r.get("requests_accepted_from"),
+        )
     for r in data.get("rehab_schedule"):
-        yield m.RehabSchedule(id=r["id"], line_of_business=r["line_of_business"], states=r["states"],
-                              except_states=r.get("except_states") or [],
-                              not_required_until=r.get("not_required_until"), starts=r.get("starts"),
-                              text=r["text"].strip())
+        yield m.RehabSchedule(
+            id=r["id"],
+            line_of_business=r["line_of_business"],
+            states=r["states"],
+            except_states=r.get("except_states") or [],
+            not_required_until=r.get("not_required_until"),
+            starts=r.get("starts"),
+            text=r["text"].strip(),
+        )
     for r in data.get("contacts"):
-        yield m.Contact(id=r["id"], kind=r["kind"], name=r["name"], value=r["value"],
-                        availability=r.get("availability"), days=r.get("days"), hours=r.get("hours"),
-                        time_zone=r.get("time_zone"), time_zone_note=r.get("time_zone_note"), plan=r["plan"],
-                        region=r.get("region"), programs=r["programs"], note=_strip(r.get("note")))
+        yield m.Contact(
+            id=r["id"],
+            kind=r["kind"],
+            name=r["name"],
+            value=r["value"],
+            availability=r.get("availability"),
+            days=r.get("days"),
+            hours=r.get("hours"),
+            time_zone=r.get("time_zone"),
+            time_zone_note=r.get("time_zone_note"),
+            plan=r["plan"],
+            region=r.get("region"),
+            programs=r["programs"],
+            note=_strip(r.get("note")),
+        )
     for r in data.get("validity"):
         yield m.Validity(id=r["id"], programs=r["programs"], days=r["days"], unit=r["unit"], text=r["text"])
     caveats = data.get("validity_caveats")
@@ -126,8 +168,13 @@ def records_for(data: KBData):  # noqa: C901 - one mapping per section, kept tog
         if record_type == "validity_caveats":
             record_type, record_id = "topic_fact", "validity_caveats#" + record_id.rsplit("-", 1)[1]
         for position, cite in enumerate(parse_cites(value)):
-            yield m.Citation(record_type=record_type, record_id=record_id, position=position,
-                             source_id=cite.source_id, quote=cite.quote)
+            yield m.Citation(
+                record_type=record_type,
+                record_id=record_id,
+                position=position,
+                source_id=cite.source_id,
+                quote=cite.quote,
+            )
 
 
 def _strip(value):
@@ -159,5 +206,3 @@ def dump_counts(engine: Engine) -> dict[str, int]:
 
     with Session(engine, future=True) as session:
         return {t.__tablename__: session.execute(select(func.count()).select_from(t)).scalar() for t in m.KB_TABLES}
-
-

@@ -185,7 +185,23 @@ class Meta(Base):
 
 
 KB_TABLES = [
-    Citation, Alias, TopicFact, Topic, Validity, Contact, RehabSchedule, Rule, State,
-    LineOfBusinessScope, LineOfBusiness, Setting, Diagnosis, ProcedureCode, Procedure, Program,
-    Plan, Source, Meta,
+    Citation,
+    Alias,
+    TopicFact,
+    Topic,
+    Validity,
+    Contact,
+    RehabSchedule,
+    Rule,
+    State,
+    LineOfBusinessScope,
+    LineOfBusiness,
+    Setting,
+    Diagnosis,
+    ProcedureCode,
+    Procedure,
+    Program,
+    Plan,
+    Source,
+    Meta,
 ]

@@ -24,19 +24,28 @@ def resolve(session: Session, kind: str, text: str | None) -> str | None:
     """Canonical id of a procedure/program/setting/line_of_business/plan/state named by id or alias."""
     if not text:
         return None
-    model = {"procedure": m.Procedure, "program": m.Program, "setting": m.Setting, "plan": m.Plan,
-             "line_of_business": m.LineOfBusiness, "state": m.State}[kind]
+    model = {
+        "procedure": m.Procedure,
+        "program": m.Program,
+        "setting": m.Setting,
+        "plan": m.Plan,
+        "line_of_business": m.LineOfBusiness,
+        "state": m.State,
+    }[kind]
     key = text.upper() if kind == "state" else text
     if session.get(model, key) is not None:
         return key
-    return session.execute(
-        select(m.Alias.target_id).where(m.Alias.kind == kind, m.Alias.term == normalize_term(text))
-    ).scalars().first()
+    return (
+        session.execute(select(m.Alias.target_id).where(m.Alias.kind == kind, m.Alias.term == normalize_term(text)))
+        .scalars()
+        .first()
+    )
 
 
 def citations_for(session: Session, record_type: str, record_id: str) -> tuple[Citation, ...]:
     rows = session.execute(
-        select(m.Citation, m.Source).join(m.Source, m.Source.id == m.Citation.source_id)
+        select(m.Citation, m.Source)
+        .join(m.Source, m.Source.id == m.Citation.source_id)
         .where(m.Citation.record_type == record_type, m.Citation.record_id == record_id)
         .order_by(m.Citation.position)
     ).all()
@@ -54,13 +63,18 @@ def program_chain(session: Session, program_id: str) -> list[m.Program]:
 
 def scope_of(session: Session, plan: str | None, programs=(), region=None, lobs=()) -> Scope:
     plan_row = session.get(m.Plan, plan) if plan else None
-    return Scope(plan=plan, plan_name=plan_row.name if plan_row else None,
-                 region=region or (plan_row.region if plan_row else None),
-                 programs=tuple(programs), lines_of_business=tuple(lobs))
+    return Scope(
+        plan=plan,
+        plan_name=plan_row.name if plan_row else None,
+        region=region or (plan_row.region if plan_row else None),
+        programs=tuple(programs),
+        lines_of_business=tuple(lobs),
+    )
 
 
-def _fact(session: Session, text: str, record_type: str, record_id: str, scope: Scope | None = None,
-          kind: str = "fact") -> Fact:
+def _fact(
+    session: Session, text: str, record_type: str, record_id: str, scope: Scope | None = None, kind: str = "fact"
+) -> Fact:
     return Fact(text=text, citations=citations_for(session, record_type, record_id), scope=scope, kind=kind)
 
 
@@ -70,8 +84,13 @@ def known_code(session: Session, code: str) -> bool:
 
 
 # ---------------------------------------------------------------- contacts
-def contact_routes(session: Session, program: str | None = None, plan: str | None = None,
-                   kinds: tuple[str, ...] | None = None, region: str | None = None) -> list[ContactRoute]:
+def contact_routes(
+    session: Session,
+    program: str | None = None,
+    plan: str | None = None,
+    kinds: tuple[str, ...] | None = None,
+    region: str | None = None,
+) -> list[ContactRoute]:
     """Contact routes for a scope. Phone numbers are only returned within their own plan/program scope."""
     chain = {p.id for p in program_chain(session, program)} if program else set()
     routes = []
@@ -85,22 +104,39 @@ def contact_routes(session: Session, program: str | None = None, plan: str | Non
                 continue
             if region and c.region and c.region != region:
                 continue
-        routes.append(ContactRoute(
-            id=c.id, kind=c.kind, name=c.name, value=c.value, availability=c.availability, days=c.days,
-            hours=c.hours, time_zone=c.time_zone, time_zone_note=c.time_zone_note, note=c.note,
-            scope=scope_of(session, c.plan, c.programs, c.region),
-            citations=citations_for(session, "contacts", c.id)))
+        routes.append(
+            ContactRoute(
+                id=c.id,
+                kind=c.kind,
+                name=c.name,
+                value=c.value,
+                availability=c.availability,
+                days=c.days,
+                hours=c.hours,
+                time_zone=c.time_zone,
+                time_zone_note=c.time_zone_note,
+                note=c.note,
+                scope=scope_of(session, c.plan, c.programs, c.region),
+                citations=citations_for(session, "contacts", c.id),
+            )
+        )
     return routes
 
 
-def contacts(session: Session, program: str | None = None, plan: str | None = None,
-             kind: str | None = None, state: str | None = None) -> Answer:
+def contacts(
+    session: Session,
+    program: str | None = None,
+    plan: str | None = None,
+    kind: str | None = None,
+    state: str | None = None,
+) -> Answer:
     """How to reach AIM. With no plan given, each phone number is shown with the plan it belongs to."""
     region = state if state and session.get(m.Plan, plan or "") is None else None
     if state and not plan:
         plan = _plan_for_region(session, state)
     kinds = {"phone": ("phone",), "portal": ("portal",), "email": ("email",)}.get(
-        kind or "", ("portal", "phone", "id_card"))
+        kind or "", ("portal", "phone", "id_card")
+    )
     routes = contact_routes(session, program=program, plan=plan, kinds=kinds, region=region)
     answer = Answer(topic="contact", contacts=routes, program=program)
     phones = [r for r in routes if r.kind == "phone"]
@@ -117,30 +153,48 @@ def _plan_for_region(session: Session, state: str) -> str | None:
 
 
 # ---------------------------------------------------------------- validity
-def validity(session: Session, program: str | None = None, procedure: str | None = None,
-             code: str | None = None, approval_date: dt.date | None = None) -> Answer:
+def validity(
+    session: Session,
+    program: str | None = None,
+    procedure: str | None = None,
+    code: str | None = None,
+    approval_date: dt.date | None = None,
+) -> Answer:
     """How long an approval lasts, for a program, procedure or code; optionally the estimated last day."""
     proc = _procedure(session, procedure, code)
     program = proc.program_id if proc else resolve(session, "program", program) or program
-    answer = Answer(topic="validity", procedure=proc.id if proc else None,
-                    procedure_name=proc.name if proc else None)
+    answer = Answer(topic="validity", procedure=proc.id if proc else None, procedure_name=proc.name if proc else None)
     rows = list(session.execute(select(m.Validity).order_by(m.Validity.id)).scalars())
     chain = [p.id for p in program_chain(session, program)] if program else []
     matching = [v for v in rows if set(v.programs) & set(chain)] if chain else rows
     if chain and not matching:
         answer.status = Status.UNKNOWN
-        answer.facts.append(Fact(text="The sources state approval periods only for spine and joint surgery "
-                                      "and for pain management."))
+        answer.facts.append(
+            Fact(text="The sources state approval periods only for spine and joint surgery and for pain management.")
+        )
     for v in matching:
         answer.facts.append(_fact(session, v.text, "validity", v.id, scope_of(session, "any_plan", v.programs)))
         if approval_date:
             last = last_valid_day(approval_date, v.days, v.unit)
             answer.data.setdefault("estimates", []).append(
-                {"validity": v.id, "approval_date": approval_date.isoformat(), "last_day": last.isoformat(),
-                 "days": v.days, "unit": v.unit})
+                {
+                    "validity": v.id,
+                    "approval_date": approval_date.isoformat(),
+                    "last_day": last.isoformat(),
+                    "days": v.days,
+                    "unit": v.unit,
+                }
+            )
     for i in range(2):
-        answer.facts.append(_fact(session, _topic_fact_text(session, "validity_caveats", i),
-                                  "topic_fact", f"validity_caveats#{i}", kind="caveat"))
+        answer.facts.append(
+            _fact(
+                session,
+                _topic_fact_text(session, "validity_caveats", i),
+                "topic_fact",
+                f"validity_caveats#{i}",
+                kind="caveat",
+            )
+        )
     _set_program(session, answer, program)
     return answer
 
@@ -198,8 +252,15 @@ def program_services(session: Session, program: str | None = None) -> Answer:
         ).scalars():
             answer.facts.append(_fact(session, proc.name, "procedures", proc.id, kind="procedure"))
     if program_chain(session, program)[-1].id == MSK:
-        answer.facts.append(_fact(session, _topic_fact_text(session, "program_overview", 2),
-                                  "topic_fact", "program_overview#2", kind="caveat"))
+        answer.facts.append(
+            _fact(
+                session,
+                _topic_fact_text(session, "program_overview", 2),
+                "topic_fact",
+                "program_overview#2",
+                kind="caveat",
+            )
+        )
     return answer
 
 
@@ -215,8 +276,9 @@ def _descendants(session: Session, program: str) -> list[m.Program]:
         if row is None:
             continue
         out.append(row)
-        queue.extend(session.execute(
-            select(m.Program.id).where(m.Program.parent_id == pid).order_by(m.Program.id)).scalars())
+        queue.extend(
+            session.execute(select(m.Program.id).where(m.Program.parent_id == pid).order_by(m.Program.id)).scalars()
+        )
     return out
 
 
@@ -253,8 +315,7 @@ def exclusions(session: Session, program: str | None = None, setting: str | None
         for r in rules(session, kind, chain):
             if setting and setting not in r.settings and not r.conditions:
                 continue
-            answer.facts.append(_fact(session, r.text, "rules", r.id, scope_of(session, r.plan, r.programs),
-                                      kind=kind))
+            answer.facts.append(_fact(session, r.text, "rules", r.id, scope_of(session, r.plan, r.programs), kind=kind))
     return answer
 
 
@@ -274,16 +335,18 @@ def effective_dates(session: Session, program: str | None = None) -> Answer:
     for r in rules(session, "effective_date", chain):
         answer.facts.append(_fact(session, r.text, "rules", r.id, scope_of(session, r.plan, r.programs)))
     if not chain or "interventional_pain" in chain:
-        answer.facts.append(Fact(
-            text="The Interventional Pain Management guideline updates apply to dates of service on and after "
-                 "August 16, 2020.",
-            citations=citations_for(session, "topics", "guideline_changes") or _cite(
-                session, "004", "Effective for dates of service on and after August 16, 2020"),
-            scope=scope_of(session, "anthem_maine", ["interventional_pain"])))
+        answer.facts += topic(session, "guideline_effective").facts
     if not chain or "rehabilitation" in chain:
         for r in session.execute(select(m.RehabSchedule).order_by(m.RehabSchedule.id)).scalars():
-            answer.facts.append(_fact(session, r.text, "rehab_schedule", r.id,
-                                      scope_of(session, "anthem", ["rehabilitation"], lobs=[r.line_of_business])))
+            answer.facts.append(
+                _fact(
+                    session,
+                    r.text,
+                    "rehab_schedule",
+                    r.id,
+                    scope_of(session, "anthem", ["rehabilitation"], lobs=[r.line_of_business]),
+                )
+            )
     return answer
 
 
@@ -292,8 +355,7 @@ def _cite(session: Session, source_id: str, quote: str) -> tuple[Citation, ...]:
     return (Citation(source.id, source.file, source.title, quote),)
 
 
-def lines_of_business(session: Session, line_of_business: str | None = None,
-                      program: str | None = None) -> Answer:
+def lines_of_business(session: Session, line_of_business: str | None = None, program: str | None = None) -> Answer:
     """Which members a notice applies to, each statement in its notice's scope."""
     lob = resolve(session, "line_of_business", line_of_business) or line_of_business
     program = resolve(session, "program", program) or program
@@ -304,9 +366,13 @@ def lines_of_business(session: Session, line_of_business: str | None = None,
             continue
         scope = scope_of(session, s.plan, s.programs)
         answer.facts.append(_fact(session, _lob_text(session, s, lob), "line_of_business_scope", s.id, scope))
-    if lob and session.get(m.LineOfBusiness, lob) is not None and not any(
-        lob in (s.included + s.excluded + s.offered)
-        for s in session.execute(select(m.LineOfBusinessScope)).scalars()
+    if (
+        lob
+        and session.get(m.LineOfBusiness, lob) is not None
+        and not any(
+            lob in (s.included + s.excluded + s.offered)
+            for s in session.execute(select(m.LineOfBusinessScope)).scalars()
+        )
     ):
         answer.status = Status.UNKNOWN
     _set_program(session, answer, program)
@@ -340,8 +406,12 @@ def _program_phrase(session: Session, program_ids) -> str:
     return ", ".join(session.get(m.Program, p).name for p in program_ids)
 
 
-def rehabilitation(session: Session, state: str | None = None, line_of_business: str | None = None,
-                   date_of_service: dt.date | None = None) -> Answer:
+def rehabilitation(
+    session: Session,
+    state: str | None = None,
+    line_of_business: str | None = None,
+    date_of_service: dt.date | None = None,
+) -> Answer:
     """The rehabilitation program, its relaunch states and the Medicare delay with its exceptions."""
     answer = topic(session, "rehabilitation")
     answer.topic = "rehabilitation"
@@ -353,8 +423,15 @@ def rehabilitation(session: Session, state: str | None = None, line_of_business:
             continue
         if state and r.states and state not in r.states and state not in r.except_states:
             continue
-        answer.facts.append(_fact(session, r.text, "rehab_schedule", r.id,
-                                  scope_of(session, "anthem", ["rehabilitation"], lobs=[r.line_of_business])))
+        answer.facts.append(
+            _fact(
+                session,
+                r.text,
+                "rehab_schedule",
+                r.id,
+                scope_of(session, "anthem", ["rehabilitation"], lobs=[r.line_of_business]),
+            )
+        )
         if state and r.not_required_until and lob == "medicare":
             answer.data["medicare_state_exception"] = state in r.except_states
     answer.data.update({"state": state, "line_of_business": lob})

@@ -75,11 +75,14 @@ def _identify(session: Session, req: Request, answer: Answer):
         if code_row is None:
             answer.status = Status.UNKNOWN
             answer.data["unknown_code"] = code
-            answer.facts.append(Fact(
-                text=f"{code} is not in my knowledge base, so I can't say whether it needs review. "
-                     "The plan's billing code list governs; check it on the AIM ProviderPortal or call the "
-                     "number on the back of the member's ID card.",
-                citations=_cite(session, "002", "See the billing codes for the procedures we review")))
+            answer.facts.append(
+                Fact(
+                    text=f"{code} is not in my knowledge base, so I can't say whether it needs review. "
+                    "The plan's billing code list governs; check it on the AIM ProviderPortal or call the "
+                    "number on the back of the member's ID card.",
+                    citations=_cite(session, "002", "See the billing codes for the procedures we review"),
+                )
+            )
             return None, None
         proc = session.get(m.Procedure, code_row.procedure_id)
     elif req.procedure:
@@ -97,22 +100,32 @@ def _identify(session: Session, req: Request, answer: Answer):
 def _listing_facts(session, answer, proc, code_row, program_id) -> None:
     program = session.get(m.Program, program_id)
     if proc is not None:
-        answer.facts.append(_fact(
-            session, f"{proc.name} is on the list of the {program.name} services AIM reviews.",
-            "procedures", proc.id, scope_of(session, "any_plan", [program_id]), kind="reason"))
+        answer.facts.append(
+            _fact(
+                session,
+                f"{proc.name} is on the list of the {program.name} services AIM reviews.",
+                "procedures",
+                proc.id,
+                scope_of(session, "any_plan", [program_id]),
+                kind="reason",
+            )
+        )
     else:
-        answer.facts.append(_fact(session, f"AIM reviews {program.name}.", "programs", program_id,
-                                  kind="reason"))
+        answer.facts.append(_fact(session, f"AIM reviews {program.name}.", "programs", program_id, kind="reason"))
     if code_row is not None:
-        origin = ("named in the source" if code_row.provenance == "source"
-                  else "the standard code for the named procedure")
+        origin = (
+            "named in the source" if code_row.provenance == "source" else "the standard code for the named procedure"
+        )
         answer.data["code"] = {"code": code_row.code, "system": code_row.system, "provenance": code_row.provenance}
-        answer.facts.append(Fact(
-            text=f"{code_row.system} {code_row.code} is {origin} ({proc.name}); the plan's billing code list "
-                 "governs, and the procedures reviewed may vary by health plan.",
-            citations=_cite(session, "002", "See the billing codes for the procedures we review")
-            + _cite(session, "002", "Note: procedures reviewed may vary by health plan."),
-            kind="caveat"))
+        answer.facts.append(
+            Fact(
+                text=f"{code_row.system} {code_row.code} is {origin} ({proc.name}); the plan's billing code list "
+                "governs, and the procedures reviewed may vary by health plan.",
+                citations=_cite(session, "002", "See the billing codes for the procedures we review")
+                + _cite(session, "002", "Note: procedures reviewed may vary by health plan."),
+                kind="caveat",
+            )
+        )
 
 
 def _apply_dates(session, answer, chain, date_of_service) -> None:
@@ -131,19 +144,27 @@ def _apply_settings(session, answer, chain, setting) -> None:
         if excl:
             answer.info_needed.append(SETTING_DECIDES)
             for r in excl:
-                answer.cases.append({"when": {"setting": r.settings}, "status": _excluded_status(chain).value,
-                                     "text": r.text, "rule": r.id})
+                answer.cases.append(
+                    {
+                        "when": {"setting": r.settings},
+                        "status": _excluded_status(chain).value,
+                        "text": r.text,
+                        "rule": r.id,
+                    }
+                )
         return
     answer.data["setting"] = setting
     for r in incl:
         if setting in r.settings:
-            answer.facts.append(_fact(session, r.text, "rules", r.id, scope_of(session, r.plan, r.programs),
-                                      kind="reason"))
+            answer.facts.append(
+                _fact(session, r.text, "rules", r.id, scope_of(session, r.plan, r.programs), kind="reason")
+            )
     for r in excl:
         if setting in r.settings:
             answer.status = _excluded_status(chain)
-            answer.facts.append(_fact(session, r.text, "rules", r.id, scope_of(session, r.plan, r.programs),
-                                      kind="reason"))
+            answer.facts.append(
+                _fact(session, r.text, "rules", r.id, scope_of(session, r.plan, r.programs), kind="reason")
+            )
 
 
 def _excluded_status(chain) -> Status:
@@ -168,18 +189,23 @@ def _apply_notification(session, answer, chain, proc, code_row, diagnoses) -> No
         elif code_matches and not dx:
             answer.status = Status.CONDITIONAL
             answer.info_needed.append("diagnosis")
-            answer.cases.append({"when": {"diagnosis": r.diagnoses}, "status": Status.NOTIFICATION_ONLY.value,
-                                 "rule": r.id})
+            answer.cases.append(
+                {"when": {"diagnosis": r.diagnoses}, "status": Status.NOTIFICATION_ONLY.value, "rule": r.id}
+            )
         elif could_match and dx & set(r.diagnoses):
             answer.status = Status.CONDITIONAL
             answer.info_needed.append("code")
-            answer.cases.append({"when": {"code": r.codes}, "status": Status.NOTIFICATION_ONLY.value,
-                                 "rule": r.id})
+            answer.cases.append({"when": {"code": r.codes}, "status": Status.NOTIFICATION_ONLY.value, "rule": r.id})
 
 
 def _proc_has_codes(session, procedure_id, codes) -> bool:
-    return bool(session.execute(select(m.ProcedureCode.code).where(
-        m.ProcedureCode.procedure_id == procedure_id, m.ProcedureCode.code.in_(codes))).first())
+    return bool(
+        session.execute(
+            select(m.ProcedureCode.code).where(
+                m.ProcedureCode.procedure_id == procedure_id, m.ProcedureCode.code.in_(codes)
+            )
+        ).first()
+    )
 
 
 def _apply_site_of_care(session, answer, chain, setting) -> None:
@@ -190,24 +216,41 @@ def _apply_site_of_care(session, answer, chain, setting) -> None:
         if setting is None:
             if SETTING_DECIDES not in answer.info_needed:
                 answer.info_needed.append(SETTING_DECIDES)
-            answer.cases.append({"when": {"setting": r.settings}, "status": answer.status.value,
-                                 "site_of_care_review": True, "rule": r.id})
+            answer.cases.append(
+                {
+                    "when": {"setting": r.settings},
+                    "status": answer.status.value,
+                    "site_of_care_review": True,
+                    "rule": r.id,
+                }
+            )
             answer.facts.append(_fact(session, r.text, "rules", r.id, scope, kind="rule"))
         elif setting in r.settings:
             answer.data["site_of_care_review"] = True
             answer.facts.append(_fact(session, r.text, "rules", r.id, scope, kind="reason"))
         else:
             answer.data["site_of_care_review"] = False
-            answer.facts.append(Fact(
-                text="A facility other than an outpatient hospital needs no additional site-of-care review.",
-                citations=_cite(session, "002", "If the prescribing physician selects a facility other than an "
-                                "outpatient hospital, additional clinical review for site of care will not be "
-                                "required."), kind="reason"))
+            answer.facts.append(
+                Fact(
+                    text="A facility other than an outpatient hospital needs no additional site-of-care review.",
+                    citations=_cite(
+                        session,
+                        "002",
+                        "If the prescribing physician selects a facility other than an "
+                        "outpatient hospital, additional clinical review for site of care will not be "
+                        "required.",
+                    ),
+                    kind="reason",
+                )
+            )
 
 
 def _apply_lines_of_business(session, answer, chain, req: Request) -> None:
-    scopes = [s for s in session.execute(select(m.LineOfBusinessScope).order_by(m.LineOfBusinessScope.id))
-              .scalars() if set(s.programs) & set(chain)]
+    scopes = [
+        s
+        for s in session.execute(select(m.LineOfBusinessScope).order_by(m.LineOfBusinessScope.id)).scalars()
+        if set(s.programs) & set(chain)
+    ]
     if not scopes:
         return
     lob = resolve(session, "line_of_business", req.line_of_business) if req.line_of_business else None
@@ -221,25 +264,33 @@ def _apply_lines_of_business(session, answer, chain, req: Request) -> None:
             answer.status = Status.OUTSIDE_PROGRAM
         if lob and lob not in s.included + s.excluded + s.offered:
             answer.info_needed.append("line_of_business")
-            answer.facts.append(Fact(text=f"The {s.plan and scope.plan_name} notice does not say whether "
-                                          f"{session.get(m.LineOfBusiness, lob).name} members are included.",
-                                     kind="caveat"))
+            answer.facts.append(
+                Fact(
+                    text=f"The {s.plan and scope.plan_name} notice does not say whether "
+                    f"{session.get(m.LineOfBusiness, lob).name} members are included.",
+                    kind="caveat",
+                )
+            )
             continue
         from priorauth.kb.queries import _lob_text
 
-        answer.facts.append(_fact(session, _lob_text(session, s, lob), "line_of_business_scope", s.id, scope,
-                                  kind="scope"))
+        answer.facts.append(
+            _fact(session, _lob_text(session, s, lob), "line_of_business_scope", s.id, scope, kind="scope")
+        )
     answer.data["line_of_business"] = lob
 
 
 def _finish(session: Session, answer: Answer, program_id: str | None, req: Request) -> Answer:
     plan = resolve(session, "plan", req.plan) if req.plan else None
-    answer.contacts = contact_routes(session, program=program_id, plan=plan,
-                                     kinds=("portal", "phone", "id_card"))
-    answer.facts.append(Fact(
-        text="To confirm for a particular member, call the prior authorization number on the back of the "
-             "member's ID card.",
-        citations=citations_for(session, "contacts", "member_id_card")[1:2], kind="route"))
+    answer.contacts = contact_routes(session, program=program_id, plan=plan, kinds=("portal", "phone", "id_card"))
+    answer.facts.append(
+        Fact(
+            text="To confirm for a particular member, call the prior authorization number on the back of the "
+            "member's ID card.",
+            citations=citations_for(session, "contacts", "member_id_card")[1:2],
+            kind="route",
+        )
+    )
     answer.data["crd"] = crd_coverage_information(answer)
     return answer
 
@@ -252,8 +303,14 @@ CRD_PA_NEEDED = {
     Status.CONDITIONAL: "conditional",
     Status.UNKNOWN: "conditional",
 }
-CRD_INFO_NEEDED = {"setting": "location", "line_of_business": "contract", "diagnosis": "detail-code",
-                   "code": "detail-code", "procedure": "detail-code", "date_of_service": "timeframe"}
+CRD_INFO_NEEDED = {
+    "setting": "location",
+    "line_of_business": "contract",
+    "diagnosis": "detail-code",
+    "code": "detail-code",
+    "procedure": "detail-code",
+    "date_of_service": "timeframe",
+}
 
 
 def crd_coverage_information(answer: Answer) -> dict:

@@ -61,22 +61,24 @@ class KBMatcher:
         return out
 
     def _fuzzy(self, doc, found: list[dict]) -> list[dict]:
-        taken = {i for e in found for i in range(e["start"], e["end"])}
-        out = []
+        """Near-misses of long terms; a fuzzy span only counts where it is longer than what it overlaps."""
+        out: list[dict] = []
         for size in (3, 2, 1):
             for i in range(len(doc) - size + 1):
-                span = doc[i:i + size]
-                if any(c in taken for c in range(span.start_char, span.end_char)) or len(span.text) < 7:
+                span = doc[i : i + size]
+                if len(span.text) < 7 or not all(t.is_alpha or t.text == "-" for t in span):
                     continue
-                if not all(t.is_alpha or t.text == "-" for t in span):
+                if any(_overlaps(e, span) and e["end"] - e["start"] >= len(span.text) for e in found + out):
                     continue
-                best = difflib.get_close_matches(span.text.lower(), self.fuzzy_terms, n=1,
-                                                 cutoff=self.fuzzy_threshold)
+                best = difflib.get_close_matches(span.text.lower(), self.fuzzy_terms, n=1, cutoff=self.fuzzy_threshold)
                 if best:
                     entity, value = self.fuzzy_terms[best[0]]
                     out.append(_entity(entity, value, span.start_char, span.end_char, span.text))
-                    taken.update(range(span.start_char, span.end_char))
         return out
+
+
+def _overlaps(e: dict, span) -> bool:
+    return not (e["end"] <= span.start_char or e["start"] >= span.end_char)
 
 
 def _entity(entity: str, value: str, start: int, end: int, text: str) -> dict:

@@ -97,9 +97,7 @@ def pyproject_pins() -> dict[str, str]:
 
 
 def test_compose_has_the_production_services(compose):
-    assert {"nginx", "rasa-1", "rasa-2", "action-server", "postgres", "redis"} <= set(
-        compose["services"]
-    )
+    assert {"nginx", "rasa-1", "rasa-2", "action-server", "postgres", "redis"} <= set(compose["services"])
 
 
 def test_compose_builds_on_the_pinned_official_images(compose):
@@ -147,9 +145,7 @@ def test_compose_rasa_api_requires_token_and_jwt_from_env(compose):
 
 
 def test_compose_rasa_env_covers_every_endpoint_variable(compose):
-    needed = set(
-        re.findall(r"\$\{(\w+)\}", yaml.safe_dump(load_yaml(DEPLOY / "endpoints.prod.yml")))
-    )
+    needed = set(re.findall(r"\$\{(\w+)\}", yaml.safe_dump(load_yaml(DEPLOY / "endpoints.prod.yml"))))
     assert {"DB_PASSWORD", "REDIS_PASSWORD", "ACTION_SERVER_URL"} <= needed
     for name, service in rasa_services(compose).items():
         assert needed <= set(service["environment"]), (name, needed - set(service["environment"]))
@@ -238,11 +234,7 @@ def test_nginx_checks_socketio_origin_and_hides_the_api(nginx_conf):
     assert "$priorauth_origin_ok = 0" in block(nginx_conf, r"location /socket\.io/")
     assert '"${ALLOWED_ORIGIN}" 1;' in nginx_conf
     locations = re.findall(r"^\s*location\s+([^{]+?)\s*\{", nginx_conf, re.MULTILINE)
-    proxied = {
-        where
-        for where in locations
-        if "proxy_pass" in block(nginx_conf, re.escape(f"location {where}"))
-    }
+    proxied = {where for where in locations if "proxy_pass" in block(nginx_conf, re.escape(f"location {where}"))}
     assert proxied == {"/webhooks/", "/socket.io/"}
 
 
@@ -377,9 +369,7 @@ class _Backend(http.server.BaseHTTPRequestHandler):
 @pytest.fixture
 def nginx_proxy(tmp_path, nginx_conf):
     """deploy/nginx.conf in front of two stub replicas, on free ports; yields the https base URL."""
-    nginx = shutil.which("nginx") or (
-        "/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None
-    )
+    nginx = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
     if not nginx or not shutil.which("openssl"):
         pytest.skip("nginx or openssl not installed (scripts/services.sh start installs nginx)")
 
@@ -399,9 +389,7 @@ def nginx_proxy(tmp_path, nginx_conf):
     http_port, https_port = free_port(), free_port()
     conf = nginx_conf.replace("${ALLOWED_ORIGIN}", "https://assistant.example.org")
     # One client makes all of this test's requests: lift the per-address limit, keep per-sender.
-    conf = conf.replace(
-        "zone=priorauth_per_ip:10m rate=10r/s", "zone=priorauth_per_ip:10m rate=1000r/s"
-    )
+    conf = conf.replace("zone=priorauth_per_ip:10m rate=10r/s", "zone=priorauth_per_ip:10m rate=1000r/s")
     for name, server in zip(("rasa-1", "rasa-2"), backends, strict=True):
         conf = conf.replace(f"{name}:5005", f"127.0.0.1:{server.server_address[1]}")
     conf = conf.replace("listen 80;", f"listen 127.0.0.1:{http_port};")
@@ -465,9 +453,7 @@ def test_nginx_conf_runs_and_routes_as_documented(nginx_proxy):
 
     # one sender, one replica (spread senders so the rate limit does not interfere)
     for sender in ("member-a", "member-b", "member-c", "member-d"):
-        seen = {
-            _request(webhook, body, {**json_headers, "X-Sender-Id": sender})[1] for _ in range(3)
-        }
+        seen = {_request(webhook, body, {**json_headers, "X-Sender-Id": sender})[1] for _ in range(3)}
         assert len(seen) == 1, (sender, seen)
         assert seen == {_request(f"{webhook}?sender={sender}", body, json_headers)[1]}
 
@@ -479,9 +465,7 @@ def test_nginx_conf_runs_and_routes_as_documented(nginx_proxy):
     assert _request(webhook, b"x" * 20_000, json_headers)[0] == 413
 
     # per-sender rate limit: burst 5 at 1 r/s
-    statuses = [
-        _request(webhook, body, {**json_headers, "X-Sender-Id": "chatty"})[0] for _ in range(10)
-    ]
+    statuses = [_request(webhook, body, {**json_headers, "X-Sender-Id": "chatty"})[0] for _ in range(10)]
     assert 429 in statuses
 
     # socket.io: foreign origins refused, ours and origin-less clients let through
@@ -595,9 +579,7 @@ def test_prod_endpoints_work_against_postgresql_and_redis(services, monkeypatch)
     engine = create_engine(services["PRIORAUTH_TEST_TRACKER_PG_URL"], future=True)
     with engine.begin() as connection:
         connection.execute(text(retention.group(0).rstrip(";")))
-        left = connection.execute(
-            text("SELECT count(*) FROM events WHERE sender_id = :s"), {"s": sender}
-        ).scalar_one()
+        left = connection.execute(text("SELECT count(*) FROM events WHERE sender_id = :s"), {"s": sender}).scalar_one()
         assert left == 2
         connection.execute(text("DELETE FROM events WHERE sender_id = :s"), {"s": sender})
     engine.dispose()

@@ -108,9 +108,7 @@ def test_claim_header_follows_pas(bundle, claim):
     }
     assert claim["priority"]["coding"][0]["code"] == "normal"
     assert claim["created"] == NOW.isoformat()
-    assert claim["insurance"] == [
-        {"sequence": 1, "focal": True, "coverage": claim["insurance"][0]["coverage"]}
-    ]
+    assert claim["insurance"] == [{"sequence": 1, "focal": True, "coverage": claim["insurance"][0]["coverage"]}]
     coverage = resolve(bundle, claim["insurance"][0]["coverage"])
     assert coverage["resourceType"] == "Coverage"
     assert resolve(bundle, coverage["beneficiary"]) is resolve(bundle, claim["patient"])
@@ -127,9 +125,7 @@ def test_patient_carries_member_id_and_birth_date(bundle, claim):
 def test_provider_and_care_team_are_the_ordering_practitioner_by_npi(bundle, claim):
     practitioner = resolve(bundle, claim["provider"])
     assert practitioner["resourceType"] == "Practitioner"
-    assert practitioner["identifier"] == [
-        {"system": "http://hl7.org/fhir/sid/us-npi", "value": "1234567893"}
-    ]
+    assert practitioner["identifier"] == [{"system": "http://hl7.org/fhir/sid/us-npi", "value": "1234567893"}]
     assert resolve(bundle, claim["careTeam"][0]["provider"]) is practitioner
     assert claim["careTeam"][0]["sequence"] == 1
 
@@ -148,9 +144,7 @@ def test_facility_is_the_servicing_organization_by_npi(bundle, claim):
     location = resolve(bundle, claim["facility"])
     assert (location["resourceType"], location["name"]) == ("Location", "Mercy Hospital")
     servicing = resolve(bundle, location["managingOrganization"])
-    assert servicing["identifier"] == [
-        {"system": "http://hl7.org/fhir/sid/us-npi", "value": "1245319599"}
-    ]
+    assert servicing["identifier"] == [{"system": "http://hl7.org/fhir/sid/us-npi", "value": "1245319599"}]
 
 
 @pytest.mark.parametrize(
@@ -170,15 +164,11 @@ def test_diagnoses_are_icd10cm(claim):
     assert claim["diagnosis"] == [
         {
             "sequence": 1,
-            "diagnosisCodeableConcept": {
-                "coding": [{"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "M17.11"}]
-            },
+            "diagnosisCodeableConcept": {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "M17.11"}]},
         },
         {
             "sequence": 2,
-            "diagnosisCodeableConcept": {
-                "coding": [{"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "G89.18"}]
-            },
+            "diagnosisCodeableConcept": {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "G89.18"}]},
         },
     ]
 
@@ -209,9 +199,7 @@ def test_place_of_service_follows_the_setting(setting, code):
     claim = to_pas_bundle(ready_draft(setting=setting))["entry"][0]["resource"]
     coding = claim["item"][0]["locationCodeableConcept"]["coding"][0]
     assert coding["code"] == code
-    assert coding["system"] == (
-        "https://www.cms.gov/Medicare/Coding/place-of-service-codes/Place_of_Service_Code_Set"
-    )
+    assert coding["system"] == ("https://www.cms.gov/Medicare/Coding/place-of-service-codes/Place_of_Service_Code_Set")
 
 
 def test_site_of_care_reason_is_supporting_info(claim):
@@ -222,9 +210,7 @@ def test_site_of_care_reason_is_supporting_info(claim):
 
 
 def test_no_supporting_info_without_a_reason():
-    claim = to_pas_bundle(ready_draft(setting="office", site_of_care_reason=None))["entry"][0][
-        "resource"
-    ]
+    claim = to_pas_bundle(ready_draft(setting="office", site_of_care_reason=None))["entry"][0]["resource"]
     assert "supportingInfo" not in claim
     assert "informationSequence" not in claim["item"][0]
 

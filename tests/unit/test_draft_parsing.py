@@ -27,8 +27,7 @@ LABELLED = [
         },
     ),
     (
-        "Member ID: XYZ987654321; DOB: 1960-03-04; procedure 27447 on 12/1/2026 "
-        "at Mercy Surgery Center",
+        "Member ID: XYZ987654321; DOB: 1960-03-04; procedure 27447 on 12/1/2026 at Mercy Surgery Center",
         {
             "member_id": "XYZ987654321",
             "member_dob": "1960-03-04",

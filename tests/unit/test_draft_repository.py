@@ -110,9 +110,9 @@ def repo(engine, clock):
 def event_rows(engine) -> list[tuple]:
     with engine.connect() as connection:
         return connection.execute(
-            select(
-                DraftEvent.action, DraftEvent.field, DraftEvent.old_value, DraftEvent.new_value
-            ).order_by(DraftEvent.id)
+            select(DraftEvent.action, DraftEvent.field, DraftEvent.old_value, DraftEvent.new_value).order_by(
+                DraftEvent.id
+            )
         ).all()
 
 
@@ -172,9 +172,7 @@ def test_latest_open_skips_cancelled_and_other_owners(repo, clock):
 def test_set_field_bumps_version_and_records_set_then_changed(engine, repo):
     draft = repo.open(OWNER)
     first = repo.set_field(draft.reference, OWNER, "ordering_npi", "1234567893")
-    second = repo.set_field(
-        draft.reference, OWNER, "ordering_npi", "1245319599", expected_version=2
-    )
+    second = repo.set_field(draft.reference, OWNER, "ordering_npi", "1245319599", expected_version=2)
     assert (first.version, second.version) == (2, 3)
     assert event_rows(engine) == [
         ("created", None, None, None),
@@ -251,9 +249,7 @@ def test_date_of_service_is_judged_by_the_users_today(engine):
 
 
 def test_date_of_service_before_the_earliest_date_is_refused(engine, clock):
-    repo = DraftRepository(
-        make_session_factory(engine), clock, earliest_service_date=date(2026, 6, 1)
-    )
+    repo = DraftRepository(make_session_factory(engine), clock, earliest_service_date=date(2026, 6, 1))
     draft = repo.open(OWNER)
     with pytest.raises(FieldError, match="on or after 2026-06-01"):
         repo.set_field(draft.reference, OWNER, "date_of_service", "5/31/2026")
@@ -269,13 +265,9 @@ def test_second_writer_with_a_stale_version_loses(engine, repo, database_url):
         other = DraftRepository(make_session_factory(other_engine), FakeClock())
         assert repo.get(draft.reference, OWNER).version == 1
         assert other.get(draft.reference, OWNER).version == 1
-        repo.set_field(
-            draft.reference, OWNER, "facility_name", "Mercy Hospital", expected_version=1
-        )
+        repo.set_field(draft.reference, OWNER, "facility_name", "Mercy Hospital", expected_version=1)
         with pytest.raises(ConcurrentUpdate) as caught:
-            other.set_field(
-                draft.reference, OWNER, "facility_name", "Saint Anne", expected_version=1
-            )
+            other.set_field(draft.reference, OWNER, "facility_name", "Saint Anne", expected_version=1)
     finally:
         other_engine.dispose()
     assert (caught.value.expected, caught.value.actual) == (1, 2)
@@ -298,9 +290,7 @@ def test_a_write_committed_between_read_and_write_is_detected(engine, repo, data
     event.listen(engine, "before_cursor_execute", other_writer_commits)
     try:
         with pytest.raises(ConcurrentUpdate):
-            repo.set_field(
-                draft.reference, OWNER, "facility_name", "Saint Anne", expected_version=1
-            )
+            repo.set_field(draft.reference, OWNER, "facility_name", "Saint Anne", expected_version=1)
     finally:
         event.remove(engine, "before_cursor_execute", other_writer_commits)
         other_engine.dispose()
@@ -358,9 +348,7 @@ def test_draft_becomes_ready_when_complete_and_open_again_when_a_reason_is_neede
     reason = "Severe sleep apnea needs overnight monitoring"
     done = repo.set_field(draft.reference, OWNER, "site_of_care_reason", reason)
     assert done.status == "ready"
-    statuses = [
-        (old, new) for action, _f, old, new in event_rows(engine) if action == "status_changed"
-    ]
+    statuses = [(old, new) for action, _f, old, new in event_rows(engine) if action == "status_changed"]
     assert statuses == [("open", "ready"), ("ready", "open"), ("open", "ready")]
     assert reason not in " ".join(str(row) for row in event_rows(engine))
 
@@ -431,9 +419,7 @@ def test_upgrade_at_head_is_a_no_op(database_url, engine, repo):
     reference = repo.open(OWNER, {"member_id": MEMBER_ID}).reference
     upgrade(database_url)
     with engine.connect() as connection:
-        assert connection.execute(text("SELECT version_num FROM alembic_version")).all() == [
-            ("0001_drafts",)
-        ]
+        assert connection.execute(text("SELECT version_num FROM alembic_version")).all() == [("0001_drafts",)]
     assert repo.get(reference, OWNER).member_id == MEMBER_ID
 
 

@@ -75,9 +75,7 @@ def test_npi_rejects_bad_numbers(raw):
 def test_npi_message_names_field_form_and_input():
     with pytest.raises(FieldError) as caught:
         validate_field("ordering_npi", "1234567890", ValidationContext(TODAY))
-    assert str(caught.value) == (
-        "Ordering provider NPI must be 10 digits with a valid check digit; got 1234567890"
-    )
+    assert str(caught.value) == ("Ordering provider NPI must be 10 digits with a valid check digit; got 1234567890")
 
 
 @pytest.mark.parametrize(
@@ -324,9 +322,7 @@ def test_long_input_is_shortened_in_the_message():
     assert caught.value.message.endswith("; got " + "x" * 59 + "…")
 
 
-@pytest.mark.parametrize(
-    "raw, ok", [("too short", False), ("needs monitoring", True), ("y" * 1000, True)]
-)
+@pytest.mark.parametrize("raw, ok", [("too short", False), ("needs monitoring", True), ("y" * 1000, True)])
 def test_site_of_care_reason_length(raw, ok):
     if ok:
         assert validate_site_of_care_reason(raw).value == raw

@@ -1,0 +1,41 @@
+"""The action server's one handle on the core: a lazily made engine and session factory.
+
+Nothing is made at import; the first action that needs the database makes it, and loads the
+knowledge base if its content changed (an idempotent, hash-checked load).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from sqlalchemy.orm import sessionmaker
+
+from priorauth.config import Settings
+from priorauth.db import create_all, make_engine, make_session_factory
+from priorauth.kb.loader import load_kb
+
+logger = logging.getLogger(__name__)
+_lock = threading.Lock()
+_factory: sessionmaker | None = None
+
+
+def session_factory() -> sessionmaker:
+    global _factory
+    if _factory is None:
+        with _lock:
+            if _factory is None:
+                settings = Settings.from_env()
+                engine = make_engine(settings.database_url)
+                load_kb(engine, settings.kb_dir)
+                create_all(engine)
+                _factory = make_session_factory(engine)
+                logger.info("knowledge base ready (%s)", engine.url.get_backend_name())
+    return _factory
+
+
+def reset() -> None:
+    """Forget the engine (tests; recovery after a database outage)."""
+    global _factory
+    with _lock:
+        _factory = None

@@ -1,0 +1,5 @@
+import sys
+
+from priorauth.cli import main
+
+sys.exit(main())

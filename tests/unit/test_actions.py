@@ -1,0 +1,131 @@
+"""The thin actions, run with a real Tracker and CollectingDispatcher over an in-memory knowledge base."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
+from sqlalchemy.exc import OperationalError
+
+from actions import backend
+from actions.answer import ActionAnswer
+from actions.fallback import ActionFallback
+from priorauth.db import make_engine, make_session_factory
+from priorauth.kb.loader import load_kb
+from tests.conftest import KB_DIR, SOURCES_DIR
+
+
+@pytest.fixture(autouse=True)
+def kb(monkeypatch):
+    engine = make_engine("sqlite://")
+    load_kb(engine, KB_DIR, SOURCES_DIR)
+    monkeypatch.setattr(backend, "_factory", make_session_factory(engine))
+    yield
+    backend.reset()
+
+
+def tracker(intent, text="", entities=(), slots=None, channel="rest", events=None):
+    return Tracker.from_dict(
+        {
+            "sender_id": "test",
+            "slots": slots or {},
+            "latest_message": {
+                "intent": {"name": intent, "confidence": 0.99},
+                "text": text,
+                "entities": [{"entity": e, "value": v} for e, v in entities],
+            },
+            "events": events
+            or [{"event": "user", "text": text, "input_channel": channel, "parse_data": {"intent": {"name": intent}}}],
+            "latest_input_channel": channel,
+            "paused": False,
+            "followup_action": None,
+            "active_loop": {},
+            "latest_action_name": "action_listen",
+        }
+    )
+
+
+def run(action, t):
+    dispatcher = CollectingDispatcher()
+    events = asyncio.run(action.run(dispatcher, t, {}))
+    return dispatcher.messages, {e["name"]: e["value"] for e in events if e["event"] == "slot"}
+
+
+def test_validity_of_pain_management_from_the_knowledge_base():
+    messages, slots = run(
+        ActionAnswer(),
+        tracker("ask_validity", "how long is a pain management approval valid?", [("program", "interventional_pain")]),
+    )
+    assert "10 business days" in messages[0]["text"]
+    assert "unless otherwise required by state law" in messages[0]["text"].lower()
+    assert "Source: 002" in messages[0]["text"]
+    assert messages[0]["custom"]["sources"] == ["002"]
+    assert slots["last_topic"] == "validity"
+
+
+def test_a_follow_up_reuses_the_last_topic_with_the_new_procedure():
+    messages, slots = run(
+        ActionAnswer(),
+        tracker(
+            "inform",
+            "and for a hip?",
+            [("procedure", "total_hip_replacement")],
+            slots={"last_topic": "validity", "program": "interventional_pain"},
+        ),
+    )
+    assert "60 calendar days" in messages[0]["text"] and "10 business days" not in messages[0]["text"]
+    assert slots["program"] is None and slots["procedure"] == "total_hip_replacement"
+
+
+def test_a_new_setting_keeps_the_procedure():
+    messages, slots = run(
+        ActionAnswer(),
+        tracker(
+            "inform",
+            "what about in the ER?",
+            [("setting", "emergency")],
+            slots={"last_topic": "review_requirement", "cpt_code": "27447"},
+        ),
+    )
+    assert messages[0]["text"].startswith("No:")
+    assert slots["cpt_code"] == "27447" and slots["setting"] == "emergency"
+
+
+def test_review_question_without_a_procedure_asks_for_one():
+    messages, slots = run(ActionAnswer(), tracker("ask_review_required", "does it need prior auth?"))
+    assert messages[0]["response"] == "utter_ask_which_procedure"
+    assert slots["last_topic"] == "review_requirement"
+
+
+def test_the_widget_gets_text_only_and_the_rest_channel_the_payload_too():
+    rest, _ = run(ActionAnswer(), tracker("ask_contact", "phone?", channel="rest"))
+    assert rest[0]["custom"]["topic"] == "contact"
+    messages, _ = run(ActionAnswer(), tracker("ask_contact", "what is the phone number?", channel="socketio"))
+    assert not messages[0].get("custom")
+    assert "1-877-291-0360" in messages[0]["text"] and "PT" in messages[0]["text"]
+
+
+def test_a_database_failure_gives_a_clear_reply(monkeypatch):
+    def broken():
+        raise OperationalError("select 1", {}, Exception("database is down"))
+
+    monkeypatch.setattr(backend, "session_factory", broken)
+    messages, _ = run(
+        ActionAnswer(), tracker("ask_validity", "validity for TKA", [("procedure", "total_knee_replacement")])
+    )
+    assert messages[0]["response"] == "utter_service_unavailable"
+
+
+def test_fallback_asks_to_rephrase_then_offers_a_person():
+    messages, _ = run(ActionFallback(), tracker("nlu_fallback", "blorp"))
+    assert messages[0]["response"] == "utter_ask_rephrase"
+    events = [
+        {"event": "user", "text": "blorp"},
+        {"event": "bot", "text": "Sorry", "metadata": {"utter_action": "utter_ask_rephrase"}},
+        {"event": "rewind"},
+        {"event": "user", "text": "blorp again"},
+    ]
+    messages, _ = run(ActionFallback(), tracker("nlu_fallback", "blorp again", events=events))
+    assert messages[0]["response"] == "utter_offer_human"

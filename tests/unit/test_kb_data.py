@@ -1,0 +1,131 @@
+"""The knowledge-base data: validation errors name file and record, citations are real, loads are idempotent."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from priorauth.coverage import coverage
+from priorauth.db import make_engine
+from priorauth.kb import models as m
+from priorauth.kb.loader import load_kb
+from priorauth.kb.reader import KBDataError, iter_cites, parse_cites, read_kb
+from tests.conftest import KB_DIR, SOURCES_DIR
+
+
+@pytest.fixture
+def kb_copy(tmp_path) -> Path:
+    shutil.copytree(KB_DIR, tmp_path / "kb")
+    return tmp_path / "kb"
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text, f"fixture text {old!r} not in {path.name}"
+    path.write_text(text.replace(old, new, 1))
+
+
+def test_the_real_data_is_valid_and_every_quote_is_in_its_source():
+    data = read_kb(KB_DIR, SOURCES_DIR)
+    cites = [c for *_rest, value in iter_cites(data) for c in parse_cites(value)]
+    assert len(cites) > 150
+    assert {c.source_id for c in cites} == {"000", "001", "002", "003", "004"}
+
+
+@pytest.mark.parametrize(
+    ("file", "old", "new", "message"),
+    [
+        ("contacts.yml", "1-877-291-0360, Monday", "1-877-291-0361, Monday", "passage not found in source 000"),
+        ("contacts.yml", "kind: email", "kind: mail", "contact 'guidelines_email': kind must be one of"),
+        ("procedures.yml", 'codes: ["27447"', 'codes: ["27130"', "duplicate code '27130'"),
+        (
+            "procedures.yml",
+            "program: joint_surgery",
+            "program: joint_surgeries",
+            "program 'joint_surgeries' is not defined",
+        ),
+        (
+            "procedures.yml",
+            "    name: Total knee replacement\n",
+            "    name: Total knee replacement\n    colour: red\n",
+            "unknown key 'colour'",
+        ),
+        (
+            "programs.yml",
+            "effective_from: 2020-11-01",
+            "effective_from: November 2020",
+            "'effective_from' must be a date",
+        ),
+        ("rules.yml", 'codes: ["62320", "62322"]', 'codes: ["62320", "99999"]', "code '99999' belongs to no procedure"),
+        (
+            "topics.yml",
+            'cite: "002: Step three: Create user name and password"',
+            'cite: "Step three"',
+            "citation must read 'NNN: quoted passage'",
+        ),
+    ],
+)
+def test_invalid_data_is_refused_with_file_line_and_record(kb_copy, file, old, new, message):
+    edit(kb_copy / file, old, new)
+    with pytest.raises(KBDataError) as error:
+        read_kb(kb_copy, SOURCES_DIR)
+    problems = "\n".join(error.value.problems)
+    assert message in problems
+    assert re.search(rf"{re.escape(file)}:\d+", problems), problems
+
+
+def test_duplicate_ids_are_reported_with_both_places(kb_copy):
+    edit(kb_copy / "settings.yml", "  - id: office\n", "  - id: inpatient\n")
+    with pytest.raises(KBDataError, match=r"duplicate id \(first at settings.yml:\d+\)"):
+        read_kb(kb_copy, SOURCES_DIR)
+
+
+def test_loading_twice_changes_nothing_and_a_change_reloads():
+    engine = make_engine("sqlite://")
+    assert load_kb(engine, KB_DIR, SOURCES_DIR) is True
+    with Session(engine) as s:
+        before = s.execute(select(func.count()).select_from(m.Citation)).scalar()
+        ids = s.execute(select(m.Citation.id).order_by(m.Citation.id)).scalars().all()
+    assert load_kb(engine, KB_DIR, SOURCES_DIR) is False
+    with Session(engine) as s:
+        assert s.execute(select(m.Citation.id).order_by(m.Citation.id)).scalars().all() == ids
+    assert before > 150
+
+
+def test_a_changed_file_replaces_the_tables(kb_copy):
+    engine = make_engine("sqlite://")
+    load_kb(engine, kb_copy, SOURCES_DIR)
+    edit(kb_copy / "procedures.yml", "synonyms: [hammertoe correction,", "synonyms: [claw toe, hammertoe correction,")
+    assert load_kb(engine, kb_copy, SOURCES_DIR) is True
+    with Session(engine) as s:
+        assert s.execute(select(m.Alias.target_id).where(m.Alias.term == "claw toe")).scalar() == "hammertoe_correction"
+        assert s.execute(select(func.count()).select_from(m.Procedure)).scalar() == 38
+
+
+def test_every_phone_number_and_email_appears_in_its_own_citation():
+    data = read_kb(KB_DIR, SOURCES_DIR)
+    for contact in data.get("contacts"):
+        if contact["kind"] in ("phone", "email"):
+            quotes = " ".join(c.quote for c in parse_cites(contact["cite"]))
+            assert contact["value"] in quotes, contact["id"]
+
+
+def test_every_approval_period_appears_in_its_citation():
+    data = read_kb(KB_DIR, SOURCES_DIR)
+    for row in data.get("validity"):
+        quote = parse_cites(row["cite"])[0].quote
+        assert f"{row['days']} {row['unit'].replace('_', ' ')}" in quote
+
+
+def test_coverage_reports_each_source_and_the_paragraphs_left_uncited():
+    report = coverage(read_kb(KB_DIR, SOURCES_DIR), SOURCES_DIR)
+    assert set(report) == {"000", "001", "002", "003", "004"}
+    for sid, row in report.items():
+        assert row["records_citing"] >= 5, sid
+        # Every substantive paragraph of the notices with rules is cited.
+        assert len(row["uncited"]) <= row["paragraphs"] // 2, (sid, row["uncited"])
