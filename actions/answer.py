@@ -12,6 +12,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from actions import backend
 from actions.context import context_from
+from actions.fallback import ActionFallback
 from priorauth.answering import answer_for, needs_subject, topic_for
 from priorauth.render import follow_up_question, render
 
@@ -32,9 +33,10 @@ class ActionAnswer(Action):
         last_topic = tracker.get_slot("last_topic")
         known = dict(context.values, diagnosis_code=context.diagnoses)
         topic = topic_for(intent, last_topic, known)
+        if intent == "inform" and not context.new:
+            topic = None  # a "follow-up" that adds nothing is not understood
         if topic is None:
-            dispatcher.utter_message(response="utter_help")
-            return context.slot_events()
+            return await ActionFallback().run(dispatcher, tracker, domain)
         if needs_subject(topic, known):
             dispatcher.utter_message(response="utter_ask_which_procedure")
             return [*context.slot_events(), SlotSet("last_topic", topic)]

@@ -94,7 +94,11 @@ def contact_routes(
     """Contact routes for a scope. Phone numbers are only returned within their own plan/program scope."""
     chain = {p.id for p in program_chain(session, program)} if program else set()
     routes = []
-    for c in session.execute(select(m.Contact).order_by(m.Contact.id)).scalars():
+    order = {"portal": 0, "phone": 1, "email": 2, "id_card": 3, "person": 4}
+    rows = sorted(
+        session.execute(select(m.Contact)).scalars(), key=lambda c: (order[c.kind], c.id != "providerportal", c.id)
+    )
+    for c in rows:
         if kinds and c.kind not in kinds:
             continue
         if chain and "all" not in c.programs and not chain & set(c.programs):
@@ -185,16 +189,16 @@ def validity(
                     "unit": v.unit,
                 }
             )
-    for i in range(2):
-        answer.facts.append(
-            _fact(
-                session,
-                _topic_fact_text(session, "validity_caveats", i),
-                "topic_fact",
-                f"validity_caveats#{i}",
-                kind="caveat",
-            )
+    # The state-law caveat is part of each period's text; the expiry-date caveat is added once.
+    answer.facts.append(
+        _fact(
+            session,
+            _topic_fact_text(session, "validity_caveats", 1),
+            "topic_fact",
+            "validity_caveats#1",
+            kind="caveat",
         )
+    )
     _set_program(session, answer, program)
     return answer
 

@@ -1,0 +1,27 @@
+"""End-to-end fixtures: one trained model, both servers on free ports for the whole session."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from tests.servers import Assistant, find_model
+
+
+def _model_or_skip():
+    model = find_model()
+    if model is None or not model.exists():
+        message = "no trained model: run scripts/train.sh (scripts/test.sh trains one and sets PRIORAUTH_MODEL)"
+        if os.environ.get("CI") or os.environ.get("PRIORAUTH_REQUIRE_E2E"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return model
+
+
+@pytest.fixture(scope="session")
+def assistant(tmp_path_factory):
+    servers = Assistant(model=_model_or_skip(), workdir=tmp_path_factory.mktemp("assistant"))
+    servers.start()
+    yield servers
+    servers.stop()
