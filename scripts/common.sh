@@ -48,7 +48,7 @@ ensure_venv() {
     "$py310" -m venv "$VENV"
   fi
   log "installing dependencies (about 2 minutes the first time)"
-  "$PY" -m pip install --quiet --upgrade "pip<25" wheel "setuptools<70"
+  "$PY" -m pip install --quiet --upgrade "pip<25" wheel "setuptools==70.3.0"
   "$PY" -m pip install --quiet -e "$ROOT[${1:-test}]"
   echo "$want" > "$stamp"
 }
