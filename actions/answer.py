@@ -22,21 +22,28 @@ PAYLOAD_CHANNELS = {"rest", "agent", "cmdline", None}
 
 
 class ActionAnswer(Action):
+    """Answers every question intent (and follow-ups) from the knowledge base."""
+
     def name(self) -> str:
         return "action_answer"
 
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
-        context = context_from(tracker)
         intent = (tracker.latest_message.get("intent") or {}).get("name")
+        return await self.answer(dispatcher, tracker, domain, intent)
+
+    async def answer(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any], intent: str | None
+    ) -> list[dict[str, Any]]:
+        context = context_from(tracker)
         last_topic = tracker.get_slot("last_topic")
         known = dict(context.values, diagnosis_code=context.diagnoses)
-        topic = topic_for(intent, last_topic, known)
+        topic = topic_for(intent, last_topic, known, tracker.latest_message.get("text") or "")
         if intent == "inform" and not context.new:
             topic = None  # a "follow-up" that adds nothing is not understood
         if topic is None:
-            return await ActionFallback().run(dispatcher, tracker, domain)
+            return await ActionFallback().ask_to_rephrase(dispatcher, tracker)
         if needs_subject(topic, known):
             dispatcher.utter_message(response="utter_ask_which_procedure")
             return [*context.slot_events(), SlotSet("last_topic", topic)]

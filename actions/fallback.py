@@ -1,4 +1,5 @@
-"""Low NLU confidence: ask to rephrase once, then offer a person."""
+"""Low NLU confidence: answer when the doubt is only between two questions, else ask to rephrase, then
+offer a person."""
 
 from __future__ import annotations
 
@@ -8,6 +9,12 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import UserUtteranceReverted
 from rasa_sdk.executor import CollectingDispatcher
 
+from priorauth.answering import INTENT_TOPICS
+
+ANSWERABLE = set(INTENT_TOPICS) | {"inform"}
+# Below this, even a question intent is too unsure to answer.
+MIN_CONFIDENCE = 0.3
+
 
 class ActionFallback(Action):
     def name(self) -> str:
@@ -16,11 +23,30 @@ class ActionFallback(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
+        intent = answerable_intent(tracker)
+        if intent:
+            from actions.answer import ActionAnswer
+
+            return await ActionAnswer().answer(dispatcher, tracker, domain, intent)
+        return await self.ask_to_rephrase(dispatcher, tracker)
+
+    async def ask_to_rephrase(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> list[dict[str, Any]]:
         if _previous_bot_response(tracker) in ("utter_ask_rephrase", "utter_offer_human"):
             dispatcher.utter_message(response="utter_offer_human")
             return []
         dispatcher.utter_message(response="utter_ask_rephrase")
         return [UserUtteranceReverted()]
+
+
+def answerable_intent(tracker: Tracker) -> str | None:
+    """The best intent when the two top candidates are both questions (the answer is the same kind)."""
+    ranking = [i for i in tracker.latest_message.get("intent_ranking") or [] if i.get("name") != "nlu_fallback"]
+    if len(ranking) < 2 or ranking[0].get("confidence", 0) < MIN_CONFIDENCE:
+        return None
+    first, second = ranking[0]["name"], ranking[1]["name"]
+    if first in ANSWERABLE and second in ANSWERABLE and (first != "inform" or tracker.latest_message.get("entities")):
+        return first
+    return None
 
 
 def _previous_bot_response(tracker: Tracker) -> str | None:

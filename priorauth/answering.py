@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from priorauth.kb import queries as q
 from priorauth.kb.requirement import review_requirement
 from priorauth.kb.results import Answer
-from priorauth.nlu.cues import contact_kind, first_date
+from priorauth.nlu.cues import asks_for_address, contact_kind, first_date
 
 INTENT_TOPICS = {
     "ask_review_required": "review_requirement",
@@ -58,10 +58,14 @@ FOLLOW_UP_TOPICS = {
 }
 
 
-def topic_for(intent: str, last_topic: str | None, known: dict) -> str | None:
+def topic_for(intent: str, last_topic: str | None, known: dict, text: str = "") -> str | None:
     """The topic to answer: the intent's, or for a follow-up the last one (review by default)."""
     if intent in INTENT_TOPICS:
         topic = INTENT_TOPICS[intent]
+        if topic == "notification_only" and known.get("cpt_code"):
+            return "review_requirement"  # a particular code: decide it, with the diagnosis if given
+        if topic == "portal_features" and asks_for_address(text):
+            return "contact"
         if (
             topic == "review_requirement"
             and known.get("program") == "rehabilitation"
@@ -72,8 +76,10 @@ def topic_for(intent: str, last_topic: str | None, known: dict) -> str | None:
     if intent == "inform":
         if last_topic in FOLLOW_UP_TOPICS:
             return last_topic
-        if any(known.get(k) for k in ("procedure", "cpt_code", "program")):
+        if any(known.get(k) for k in ("procedure", "cpt_code")):
             return "review_requirement"
+        if known.get("program"):
+            return "program_services"
     return None
 
 

@@ -8,9 +8,20 @@ import re
 _CONTACT_CUES = [
     ("email", re.compile(r"\be-?mail\b", re.I)),
     ("phone", re.compile(r"\b(phone|call|number|telephone|toll.?free|hours|contact center)\b", re.I)),
-    ("portal", re.compile(r"\b(portal|website|web site|online|url|link|availity|providerportal)\b", re.I)),
+    (
+        "portal",
+        re.compile(r"\b(portal|website|web site|web address|address|online|url|link|availity|providerportal)\b", re.I),
+    ),
 ]
 _DATE_RE = re.compile(r"\b(\d{1,2})/(\d{1,2})/(\d{2}|\d{4})\b|\b(\d{4})-(\d{2})-(\d{2})\b")
+
+
+_ADDRESS_RE = re.compile(r"\b(address|url|link|website|web site|web address|where do i go|log ?in page)\b", re.I)
+
+
+def asks_for_address(text: str) -> bool:
+    """Whether the message asks where something is (an address or link), not what it does."""
+    return bool(_ADDRESS_RE.search(text or ""))
 
 
 def contact_kind(text: str) -> str | None:

@@ -68,9 +68,12 @@ class KBMatcher:
                 span = doc[i : i + size]
                 if len(span.text) < 7 or not all(t.is_alpha or t.text == "-" for t in span):
                     continue
-                if any(_overlaps(e, span) and e["end"] - e["start"] >= len(span.text) for e in found + out):
+                overlapping = [e for e in found + out if _overlaps(e, span)]
+                if any(e["end"] - e["start"] >= len(span.text) for e in overlapping):
                     continue
-                best = difflib.get_close_matches(span.text.lower(), self.fuzzy_terms, n=1, cutoff=self.fuzzy_threshold)
+                # Replacing an exact match needs a closer likeness than filling a gap does.
+                cutoff = max(self.fuzzy_threshold, 0.94) if overlapping else self.fuzzy_threshold
+                best = difflib.get_close_matches(span.text.lower(), self.fuzzy_terms, n=1, cutoff=cutoff)
                 if best:
                     entity, value = self.fuzzy_terms[best[0]]
                     out.append(_entity(entity, value, span.start_char, span.end_char, span.text))

@@ -129,3 +129,30 @@ def test_fallback_asks_to_rephrase_then_offers_a_person():
     ]
     messages, _ = run(ActionFallback(), tracker("nlu_fallback", "blorp again", events=events))
     assert messages[0]["response"] == "utter_offer_human"
+
+
+def test_doubt_between_two_questions_is_answered_not_refused():
+    t = tracker(
+        "nlu_fallback",
+        "for Medicare in NJ",
+        [("line_of_business", "medicare"), ("state", "NJ")],
+        slots={"last_topic": "rehabilitation"},
+    )
+    t.latest_message["intent_ranking"] = [
+        {"name": "nlu_fallback", "confidence": 0.4},
+        {"name": "inform", "confidence": 0.48},
+        {"name": "ask_rehab", "confidence": 0.46},
+    ]
+    messages, _ = run(ActionFallback(), t)
+    assert "FL, NJ and NY" in messages[0]["text"]
+
+
+def test_doubt_between_a_question_and_chit_chat_asks_to_rephrase():
+    t = tracker("nlu_fallback", "cool")
+    t.latest_message["intent_ranking"] = [
+        {"name": "nlu_fallback", "confidence": 0.4},
+        {"name": "affirm", "confidence": 0.38},
+        {"name": "ask_validity", "confidence": 0.35},
+    ]
+    messages, _ = run(ActionFallback(), t)
+    assert messages[0]["response"] == "utter_ask_rephrase"

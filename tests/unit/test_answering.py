@@ -1,0 +1,38 @@
+"""Which topic answers a message: the intent's, a follow-up's, and the cues that refine them."""
+
+from __future__ import annotations
+
+import pytest
+
+from priorauth.answering import answer_for, topic_for
+
+
+@pytest.mark.parametrize(
+    ("intent", "last", "known", "text", "topic"),
+    [
+        ("ask_validity", None, {}, "", "validity"),
+        ("inform", "validity", {"procedure": "x"}, "", "validity"),
+        ("inform", None, {"cpt_code": "27447"}, "", "review_requirement"),
+        ("inform", None, {"program": "interventional_pain"}, "", "program_services"),
+        ("inform", None, {}, "", None),
+        ("inform", "peer_to_peer", {"setting": "office"}, "", None),  # not a topic a detail changes
+        ("ask_notification_only", None, {"cpt_code": "62322"}, "", "review_requirement"),
+        ("ask_notification_only", None, {}, "", "notification_only"),
+        ("ask_portal_features", None, {}, "and the portal address?", "contact"),
+        ("ask_portal_features", None, {}, "what can I do in the portal", "portal_features"),
+        ("ask_review_required", None, {"program": "rehabilitation"}, "", "rehabilitation"),
+        ("greet", None, {}, "", None),
+    ],
+)
+def test_topic_for(intent, last, known, text, topic):
+    assert topic_for(intent, last, known, text) == topic
+
+
+def test_validity_reads_an_approval_date_from_the_message(session):
+    answer = answer_for(session, "validity", {"program": "interventional_pain"}, "approved on 11/23/2026")
+    assert answer.data["estimates"][0]["last_day"] == "2026-12-04"
+
+
+def test_contact_reads_the_kind_asked_for(session):
+    answer = answer_for(session, "contact", {}, "what's the e-mail for guideline questions")
+    assert [c.kind for c in answer.contacts] == ["email"]
