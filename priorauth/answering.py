@@ -138,5 +138,5 @@ def answer_for(session: Session, topic: str, known: dict, text: str = "") -> Ans
 def _program_of(session: Session, known: dict) -> str | None:
     if known.get("program"):
         return q.resolve(session, "program", known["program"]) or known["program"]
-    proc = q._procedure(session, known.get("procedure"), known.get("cpt_code"))
+    proc = q.find_procedure(session, known.get("procedure"), known.get("cpt_code"))
     return proc.program_id if proc else None

@@ -72,7 +72,7 @@ def scope_of(session: Session, plan: str | None, programs=(), region=None, lobs=
     )
 
 
-def _fact(
+def fact_for(
     session: Session, text: str, record_type: str, record_id: str, scope: Scope | None = None, kind: str = "fact"
 ) -> Fact:
     return Fact(text=text, citations=citations_for(session, record_type, record_id), scope=scope, kind=kind)
@@ -137,7 +137,7 @@ def contacts(
     """How to reach AIM. With no plan given, each phone number is shown with the plan it belongs to."""
     region = state if state and session.get(m.Plan, plan or "") is None else None
     if state and not plan:
-        plan = _plan_for_region(session, state)
+        plan = plan_for_region(session, state)
     kinds = {"phone": ("phone",), "portal": ("portal",), "email": ("email",)}.get(
         kind or "", ("portal", "phone", "id_card")
     )
@@ -152,7 +152,7 @@ def contacts(
     return answer
 
 
-def _plan_for_region(session: Session, state: str) -> str | None:
+def plan_for_region(session: Session, state: str) -> str | None:
     return session.execute(select(m.Plan.id).where(m.Plan.region == state.upper())).scalars().first()
 
 
@@ -165,7 +165,7 @@ def validity(
     approval_date: dt.date | None = None,
 ) -> Answer:
     """How long an approval lasts, for a program, procedure or code; optionally the estimated last day."""
-    proc = _procedure(session, procedure, code)
+    proc = find_procedure(session, procedure, code)
     program = proc.program_id if proc else resolve(session, "program", program) or program
     answer = Answer(topic="validity", procedure=proc.id if proc else None, procedure_name=proc.name if proc else None)
     rows = list(session.execute(select(m.Validity).order_by(m.Validity.id)).scalars())
@@ -177,7 +177,7 @@ def validity(
             Fact(text="The sources state approval periods only for spine and joint surgery and for pain management.")
         )
     for v in matching:
-        answer.facts.append(_fact(session, v.text, "validity", v.id, scope_of(session, "any_plan", v.programs)))
+        answer.facts.append(fact_for(session, v.text, "validity", v.id, scope_of(session, "any_plan", v.programs)))
         if approval_date:
             last = last_valid_day(approval_date, v.days, v.unit)
             answer.data.setdefault("estimates", []).append(
@@ -191,15 +191,15 @@ def validity(
             )
     # The state-law caveat is part of each period's text; the expiry-date caveat is added once.
     answer.facts.append(
-        _fact(
+        fact_for(
             session,
-            _topic_fact_text(session, "validity_caveats", 1),
+            topic_fact_text(session, "validity_caveats", 1),
             "topic_fact",
             "validity_caveats#1",
             kind="caveat",
         )
     )
-    _set_program(session, answer, program)
+    set_program(session, answer, program)
     return answer
 
 
@@ -224,7 +224,7 @@ def topic(session: Session, topic_id: str) -> Answer:
         return Answer(topic=topic_id, status=Status.UNKNOWN)
     scope = scope_of(session, row.plan, row.programs)
     facts = [
-        _fact(session, f.text, "topic_fact", f"{topic_id}#{f.position}", scope)
+        fact_for(session, f.text, "topic_fact", f"{topic_id}#{f.position}", scope)
         for f in session.execute(
             select(m.TopicFact).where(m.TopicFact.topic_id == topic_id).order_by(m.TopicFact.position)
         ).scalars()
@@ -232,7 +232,7 @@ def topic(session: Session, topic_id: str) -> Answer:
     return Answer(topic=topic_id, facts=facts, data={"title": row.title, "plan": row.plan})
 
 
-def _topic_fact_text(session: Session, topic_id: str, position: int) -> str:
+def topic_fact_text(session: Session, topic_id: str, position: int) -> str:
     return session.execute(
         select(m.TopicFact.text).where(m.TopicFact.topic_id == topic_id, m.TopicFact.position == position)
     ).scalar_one()
@@ -245,21 +245,21 @@ def program_services(session: Session, program: str | None = None) -> Answer:
     if not program:
         answer = Answer(topic="programs")
         for p in _top_programs(session):
-            answer.facts.append(_fact(session, p.name, "programs", p.id, kind="program"))
+            answer.facts.append(fact_for(session, p.name, "programs", p.id, kind="program"))
         return answer
     answer = Answer(topic="program_services")
-    _set_program(session, answer, program)
+    set_program(session, answer, program)
     for p in _descendants(session, program):
-        answer.facts.append(_fact(session, p.name, "programs", p.id, kind="program"))
+        answer.facts.append(fact_for(session, p.name, "programs", p.id, kind="program"))
         for proc in session.execute(
             select(m.Procedure).where(m.Procedure.program_id == p.id).order_by(m.Procedure.name)
         ).scalars():
-            answer.facts.append(_fact(session, proc.name, "procedures", proc.id, kind="procedure"))
+            answer.facts.append(fact_for(session, proc.name, "procedures", proc.id, kind="procedure"))
     if program_chain(session, program)[-1].id == MSK:
         answer.facts.append(
-            _fact(
+            fact_for(
                 session,
-                _topic_fact_text(session, "program_overview", 2),
+                topic_fact_text(session, "program_overview", 2),
                 "topic_fact",
                 "program_overview#2",
                 kind="caveat",
@@ -286,13 +286,13 @@ def _descendants(session: Session, program: str) -> list[m.Program]:
     return out
 
 
-def _set_program(session: Session, answer: Answer, program: str | None) -> None:
+def set_program(session: Session, answer: Answer, program: str | None) -> None:
     row = session.get(m.Program, program) if program else None
     if row is not None:
         answer.program, answer.program_name = row.id, row.name
 
 
-def _procedure(session: Session, procedure: str | None, code: str | None) -> m.Procedure | None:
+def find_procedure(session: Session, procedure: str | None, code: str | None) -> m.Procedure | None:
     if code:
         row = session.get(m.ProcedureCode, code.strip().upper())
         return session.get(m.Procedure, row.procedure_id) if row else None
@@ -314,19 +314,21 @@ def exclusions(session: Session, program: str | None = None, setting: str | None
     program = resolve(session, "program", program) or program
     chain = [p.id for p in program_chain(session, program)] if program else None
     answer = Answer(topic="exclusions")
-    _set_program(session, answer, program)
+    set_program(session, answer, program)
     for kind in ("exclusion", "inclusion"):
         for r in rules(session, kind, chain):
             if setting and setting not in r.settings and not r.conditions:
                 continue
-            answer.facts.append(_fact(session, r.text, "rules", r.id, scope_of(session, r.plan, r.programs), kind=kind))
+            answer.facts.append(
+                fact_for(session, r.text, "rules", r.id, scope_of(session, r.plan, r.programs), kind=kind)
+            )
     return answer
 
 
 def notification_only(session: Session) -> Answer:
     answer = Answer(topic="notification_only")
     for r in rules(session, "notification_only"):
-        answer.facts.append(_fact(session, r.text, "rules", r.id, scope_of(session, r.plan, r.programs)))
+        answer.facts.append(fact_for(session, r.text, "rules", r.id, scope_of(session, r.plan, r.programs)))
         answer.data = {"codes": r.codes, "diagnoses": r.diagnoses}
     return answer
 
@@ -335,15 +337,15 @@ def effective_dates(session: Session, program: str | None = None) -> Answer:
     program = resolve(session, "program", program) or program
     chain = [p.id for p in program_chain(session, program)] if program else None
     answer = Answer(topic="effective_dates")
-    _set_program(session, answer, program)
+    set_program(session, answer, program)
     for r in rules(session, "effective_date", chain):
-        answer.facts.append(_fact(session, r.text, "rules", r.id, scope_of(session, r.plan, r.programs)))
+        answer.facts.append(fact_for(session, r.text, "rules", r.id, scope_of(session, r.plan, r.programs)))
     if not chain or "interventional_pain" in chain:
         answer.facts += topic(session, "guideline_effective").facts
     if not chain or "rehabilitation" in chain:
         for r in session.execute(select(m.RehabSchedule).order_by(m.RehabSchedule.id)).scalars():
             answer.facts.append(
-                _fact(
+                fact_for(
                     session,
                     r.text,
                     "rehab_schedule",
@@ -354,7 +356,7 @@ def effective_dates(session: Session, program: str | None = None) -> Answer:
     return answer
 
 
-def _cite(session: Session, source_id: str, quote: str) -> tuple[Citation, ...]:
+def cite(session: Session, source_id: str, quote: str) -> tuple[Citation, ...]:
     source = session.get(m.Source, source_id)
     return (Citation(source.id, source.file, source.title, quote),)
 
@@ -369,7 +371,7 @@ def lines_of_business(session: Session, line_of_business: str | None = None, pro
         if chain and not chain & set(s.programs):
             continue
         scope = scope_of(session, s.plan, s.programs)
-        answer.facts.append(_fact(session, _lob_text(session, s, lob), "line_of_business_scope", s.id, scope))
+        answer.facts.append(fact_for(session, lob_text(session, s, lob), "line_of_business_scope", s.id, scope))
     if (
         lob
         and session.get(m.LineOfBusiness, lob) is not None
@@ -379,7 +381,7 @@ def lines_of_business(session: Session, line_of_business: str | None = None, pro
         )
     ):
         answer.status = Status.UNKNOWN
-    _set_program(session, answer, program)
+    set_program(session, answer, program)
     return answer
 
 
@@ -388,7 +390,7 @@ def _names(session: Session, ids) -> str:
     return ", ".join(names[:-1]) + (" and " if len(names) > 1 else "") + names[-1] if names else ""
 
 
-def _lob_text(session: Session, s: m.LineOfBusinessScope, lob: str | None) -> str:
+def lob_text(session: Session, s: m.LineOfBusinessScope, lob: str | None) -> str:
     programs = _program_phrase(session, s.programs)
     if lob and lob in s.excluded:
         return f"{_names(session, [lob])}: not included — the notice does not apply to {_names(session, s.excluded)}."
@@ -419,7 +421,7 @@ def rehabilitation(
     """The rehabilitation program, its relaunch states and the Medicare delay with its exceptions."""
     answer = topic(session, "rehabilitation")
     answer.topic = "rehabilitation"
-    _set_program(session, answer, "rehabilitation")
+    set_program(session, answer, "rehabilitation")
     lob = resolve(session, "line_of_business", line_of_business) or line_of_business
     state = resolve(session, "state", state) if state else None
     for r in session.execute(select(m.RehabSchedule).order_by(m.RehabSchedule.id)).scalars():
@@ -428,7 +430,7 @@ def rehabilitation(
         if state and r.states and state not in r.states and state not in r.except_states:
             continue
         answer.facts.append(
-            _fact(
+            fact_for(
                 session,
                 r.text,
                 "rehab_schedule",

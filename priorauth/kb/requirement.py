@@ -15,15 +15,16 @@ from sqlalchemy.orm import Session
 from priorauth.kb import models as m
 from priorauth.kb.queries import (
     MSK,
-    _cite,
-    _fact,
-    _set_program,
     citations_for,
+    cite,
     contact_routes,
+    fact_for,
+    plan_for_region,
     program_chain,
     resolve,
     rules,
     scope_of,
+    set_program,
 )
 from priorauth.kb.results import Answer, Fact, Status
 
@@ -56,7 +57,7 @@ def review_requirement(session: Session, request: Request | None = None, **known
         answer.info_needed.append("procedure")
         return _finish(session, answer, None, req)
     chain = [p.id for p in program_chain(session, program_id)]
-    _set_program(session, answer, program_id)
+    set_program(session, answer, program_id)
     _listing_facts(session, answer, proc, code_row, program_id)
     setting = resolve(session, "setting", req.setting) if req.setting else None
     _apply_dates(session, answer, chain, req.date_of_service)
@@ -64,6 +65,7 @@ def review_requirement(session: Session, request: Request | None = None, **known
     _apply_notification(session, answer, chain, proc, code_row, req.diagnoses)
     _apply_site_of_care(session, answer, chain, setting)
     _apply_lines_of_business(session, answer, chain, req)
+    _apply_rehab_schedule(session, answer, chain, req)
     return _finish(session, answer, program_id, req)
 
 
@@ -80,7 +82,7 @@ def _identify(session: Session, req: Request, answer: Answer):
                     text=f"{code} is not in my knowledge base, so I can't say whether it needs review. "
                     "The plan's billing code list governs; check it on the AIM ProviderPortal or call the "
                     "number on the back of the member's ID card.",
-                    citations=_cite(session, "002", "See the billing codes for the procedures we review"),
+                    citations=cite(session, "002", "See the billing codes for the procedures we review"),
                 )
             )
             return None, None
@@ -101,7 +103,7 @@ def _listing_facts(session, answer, proc, code_row, program_id) -> None:
     program = session.get(m.Program, program_id)
     if proc is not None:
         answer.facts.append(
-            _fact(
+            fact_for(
                 session,
                 f"{proc.name} is on the list of the {program.name} services AIM reviews.",
                 "procedures",
@@ -111,7 +113,7 @@ def _listing_facts(session, answer, proc, code_row, program_id) -> None:
             )
         )
     else:
-        answer.facts.append(_fact(session, f"AIM reviews {program.name}.", "programs", program_id, kind="reason"))
+        answer.facts.append(fact_for(session, f"AIM reviews {program.name}.", "programs", program_id, kind="reason"))
     if code_row is not None:
         origin = (
             "named in the source" if code_row.provenance == "source" else "the standard code for the named procedure"
@@ -121,8 +123,8 @@ def _listing_facts(session, answer, proc, code_row, program_id) -> None:
             Fact(
                 text=f"{code_row.system} {code_row.code} is {origin} ({proc.name}); the plan's billing code list "
                 "governs, and the procedures reviewed may vary by health plan.",
-                citations=_cite(session, "002", "See the billing codes for the procedures we review")
-                + _cite(session, "002", "Note: procedures reviewed may vary by health plan."),
+                citations=cite(session, "002", "See the billing codes for the procedures we review")
+                + cite(session, "002", "Note: procedures reviewed may vary by health plan."),
                 kind="caveat",
             )
         )
@@ -131,7 +133,7 @@ def _listing_facts(session, answer, proc, code_row, program_id) -> None:
 def _apply_dates(session, answer, chain, date_of_service) -> None:
     for r in rules(session, "effective_date", chain):
         scope = scope_of(session, r.plan, r.programs)
-        answer.facts.append(_fact(session, r.text, "rules", r.id, scope, kind="date"))
+        answer.facts.append(fact_for(session, r.text, "rules", r.id, scope, kind="date"))
         if date_of_service and r.effective_from and date_of_service < r.effective_from:
             answer.status = Status.OUTSIDE_PROGRAM
             answer.data["before_effective_date"] = r.effective_from.isoformat()
@@ -157,13 +159,13 @@ def _apply_settings(session, answer, chain, setting) -> None:
     for r in incl:
         if setting in r.settings:
             answer.facts.append(
-                _fact(session, r.text, "rules", r.id, scope_of(session, r.plan, r.programs), kind="reason")
+                fact_for(session, r.text, "rules", r.id, scope_of(session, r.plan, r.programs), kind="reason")
             )
     for r in excl:
         if setting in r.settings:
             answer.status = _excluded_status(chain)
             answer.facts.append(
-                _fact(session, r.text, "rules", r.id, scope_of(session, r.plan, r.programs), kind="reason")
+                fact_for(session, r.text, "rules", r.id, scope_of(session, r.plan, r.programs), kind="reason")
             )
 
 
@@ -183,7 +185,7 @@ def _apply_notification(session, answer, chain, proc, code_row, diagnoses) -> No
         could_match = code_row is None and proc is not None and _proc_has_codes(session, proc.id, r.codes)
         if not (code_matches or could_match):
             continue
-        answer.facts.append(_fact(session, r.text, "rules", r.id, scope, kind="rule"))
+        answer.facts.append(fact_for(session, r.text, "rules", r.id, scope, kind="rule"))
         if code_matches and dx & set(r.diagnoses):
             answer.status = Status.NOTIFICATION_ONLY
         elif code_matches and not dx:
@@ -224,16 +226,16 @@ def _apply_site_of_care(session, answer, chain, setting) -> None:
                     "rule": r.id,
                 }
             )
-            answer.facts.append(_fact(session, r.text, "rules", r.id, scope, kind="rule"))
+            answer.facts.append(fact_for(session, r.text, "rules", r.id, scope, kind="rule"))
         elif setting in r.settings:
             answer.data["site_of_care_review"] = True
-            answer.facts.append(_fact(session, r.text, "rules", r.id, scope, kind="reason"))
+            answer.facts.append(fact_for(session, r.text, "rules", r.id, scope, kind="reason"))
         else:
             answer.data["site_of_care_review"] = False
             answer.facts.append(
                 Fact(
                     text="A facility other than an outpatient hospital needs no additional site-of-care review.",
-                    citations=_cite(
+                    citations=cite(
                         session,
                         "002",
                         "If the prescribing physician selects a facility other than an "
@@ -272,16 +274,40 @@ def _apply_lines_of_business(session, answer, chain, req: Request) -> None:
                 )
             )
             continue
-        from priorauth.kb.queries import _lob_text
+        from priorauth.kb.queries import lob_text
 
         answer.facts.append(
-            _fact(session, _lob_text(session, s, lob), "line_of_business_scope", s.id, scope, kind="scope")
+            fact_for(session, lob_text(session, s, lob), "line_of_business_scope", s.id, scope, kind="scope")
         )
     answer.data["line_of_business"] = lob
 
 
+def _apply_rehab_schedule(session, answer, chain, req: Request) -> None:
+    """Rehabilitation dates by line of business and state (003): the Medicare delay and its exceptions."""
+    if "rehabilitation" not in chain:
+        return
+    lob = resolve(session, "line_of_business", req.line_of_business) if req.line_of_business else None
+    state = resolve(session, "state", req.state) if req.state else None
+    for r in session.execute(select(m.RehabSchedule).order_by(m.RehabSchedule.id)).scalars():
+        if lob and r.line_of_business != lob:
+            continue
+        if state and r.states and state not in r.states:
+            continue
+        scope = scope_of(session, "anthem", ["rehabilitation"], lobs=[r.line_of_business])
+        answer.facts.append(fact_for(session, r.text, "rehab_schedule", r.id, scope, kind="date"))
+        delayed = r.not_required_until and req.date_of_service and req.date_of_service <= r.not_required_until
+        if lob == r.line_of_business and delayed and state and state not in r.except_states:
+            answer.status = Status.NOT_REQUIRED
+    if lob is None:
+        answer.info_needed.append("line_of_business")
+    if state is None:
+        answer.info_needed.append("state")
+
+
 def _finish(session: Session, answer: Answer, program_id: str | None, req: Request) -> Answer:
     plan = resolve(session, "plan", req.plan) if req.plan else None
+    if plan is None and req.state:
+        plan = plan_for_region(session, req.state)
     answer.contacts = contact_routes(session, program=program_id, plan=plan, kinds=("portal", "phone", "id_card"))
     answer.facts.append(
         Fact(

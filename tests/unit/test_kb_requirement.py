@@ -114,3 +114,24 @@ def test_crd_shape(session, known, pa_needed, info):
     assert crd["pa-needed"] == pa_needed
     assert crd["info-needed"] == info
     assert crd["contact"]
+
+
+@pytest.mark.parametrize(
+    ("state", "dos", "status"),
+    [
+        ("CT", dt.date(2020, 2, 10), Status.NOT_REQUIRED),  # Medicare delay through March 2020
+        ("FL", dt.date(2020, 2, 10), Status.REVIEW_REQUIRED),  # FL, NJ, NY still required
+        ("CT", dt.date(2020, 5, 1), Status.REVIEW_REQUIRED),
+    ],
+)
+def test_rehab_medicare_delay_by_state_and_date(session, state, dos, status):
+    answer = review_requirement(
+        session, procedure="physical therapy", line_of_business="medicare", state=state, date_of_service=dos
+    )
+    assert answer.status is status
+    assert "FL, NJ and NY" in " ".join(f.text for f in answer.facts)
+
+
+def test_a_state_picks_the_plan_whose_region_it_is_for_the_phone_number(session):
+    answer = review_requirement(session, code="64483", state="ME")
+    assert {c.value for c in answer.contacts if c.kind == "phone"} == {"866-714-1107"}
