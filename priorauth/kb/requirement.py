@@ -19,6 +19,7 @@ from priorauth.kb.queries import (
     cite,
     contact_routes,
     fact_for,
+    lob_text,
     plan_for_region,
     program_chain,
     resolve,
@@ -274,8 +275,6 @@ def _apply_lines_of_business(session, answer, chain, req: Request) -> None:
                 )
             )
             continue
-        from priorauth.kb.queries import lob_text
-
         answer.facts.append(
             fact_for(session, lob_text(session, s, lob), "line_of_business_scope", s.id, scope, kind="scope")
         )
