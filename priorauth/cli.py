@@ -1,4 +1,4 @@
-"""Command line: check, load and measure the knowledge base (`python -m priorauth --help`)."""
+"""Command line: check, load and measure the knowledge base; export a draft (`python -m priorauth --help`)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,13 @@ def main(argv: list[str] | None = None) -> int:
     load = sub.add_parser("load", help="validate and load the knowledge base into the database")
     load.add_argument("--database-url", default=settings.database_url)
     sub.add_parser("coverage", help="facts per source document and source paragraphs no record cites")
+    export = sub.add_parser("export", help="print a ready draft request as a FHIR PAS-shaped Bundle (JSON)")
+    export.add_argument("reference", help="the draft's reference, e.g. DR-7K3Q9P")
+    export.add_argument("--owner", required=True, help="the draft's owner: a conversation's sender id or agent:<id>")
+    export.add_argument("--database-url", default=settings.database_url)
     args = parser.parse_args(argv)
+    if args.command == "export":
+        return export_draft(args.reference, args.owner, args.database_url)
 
     from priorauth.kb.reader import KBDataError, read_kb
 
@@ -54,6 +60,29 @@ def main(argv: list[str] | None = None) -> int:
             print(f"    - {paragraph[:110]}")
     print(json.dumps({sid: {k: v for k, v in r.items() if k != "uncited"} for sid, r in report.items()}))
     return 0
+
+
+def export_draft(reference: str, owner: str, database_url: str) -> int:
+    """Print the draft's PAS bundle; a missing, foreign or incomplete draft is an error on stderr."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from priorauth.db import make_engine, make_session_factory
+    from priorauth.drafts.export import DraftNotReady, to_pas_bundle
+    from priorauth.drafts.repository import DraftError, DraftRepository
+
+    engine = make_engine(database_url)
+    try:
+        draft = DraftRepository(make_session_factory(engine)).get(reference, owner)
+        print(json.dumps(to_pas_bundle(draft), indent=2))
+        return 0
+    except (DraftError, DraftNotReady) as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    except SQLAlchemyError as exc:
+        print(f"cannot read drafts from {engine.url.render_as_string()}: {type(exc).__name__}", file=sys.stderr)
+        return 1
+    finally:
+        engine.dispose()
 
 
 if __name__ == "__main__":
