@@ -1,0 +1,575 @@
+"""Thin actions for draft review requests: start, show, change, cancel, list and export a draft.
+
+Each reads the owner and the draft from the tracker, asks the drafts core (`priorauth.drafts`)
+and answers with `utter_draft_*` responses. Slots mirror the saved draft with identifying values
+masked: the database holds the draft, the tracker only what the form needs to know. Nothing here
+logs a field value or a message text.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Iterable
+from datetime import date
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import sessionmaker
+
+from actions import backend
+from actions.answer import PAYLOAD_CHANNELS
+from actions.context import context_from
+from priorauth.drafts.export import DraftNotReady, to_pas_bundle
+from priorauth.drafts.models import Draft, required_fields, utc_now
+from priorauth.drafts.parsing import extract_fields
+from priorauth.drafts.repository import (
+    DraftAccessDenied,
+    DraftClosed,
+    DraftError,
+    DraftNotFound,
+    DraftRepository,
+    normalize_reference,
+)
+from priorauth.drafts.validators import (
+    FIELD_LABELS,
+    FIELDS,
+    MONTHS,
+    SETTINGS,
+    FieldError,
+    FieldResults,
+    validate_fields,
+    validate_procedure_codes,
+)
+from priorauth.kb import models as kb
+from priorauth.kb.queries import known_code, program_chain
+from priorauth.kb.requirement import review_requirement
+from priorauth.kb.results import Answer, Status
+from priorauth.render import HEADLINES, payload, source_line
+
+logger = logging.getLogger(__name__)
+
+# Slot names: the core's field names with a prefix (the question slots already use "setting").
+FIELD_SLOTS = {name: f"draft_{name}" for name in FIELDS}
+SLOT_FIELDS = {slot: name for name, slot in FIELD_SLOTS.items()}
+STATUS_LABELS = {"open": "in progress", "ready": "ready to export", "cancelled": "cancelled"}
+REFERENCE_IN_TEXT = re.compile(r"\bDR(-|\s?)([2-9A-HJ-NP-Z]{6})\b", re.IGNORECASE)
+
+# Data-dependent texts of this module, kept together; fixed texts are utter_draft_* responses.
+OUTLOOK_INTRO = "What this request will face: "
+SITE_OF_CARE_NOTES = {
+    True: "In an outpatient hospital it also gets a site-of-care review: the request must say why a "
+    "hospital setting is medically necessary.",
+    False: "Outside an outpatient hospital it needs no additional site-of-care review.",
+    None: "If it is done in an outpatient hospital, an additional site-of-care review applies.",
+}
+NOT_GIVEN = "—"
+REASON_GIVEN = "given"
+
+clock = utc_now  # tests replace it with a fixed clock
+
+
+# ---------------------------------------------------------------- who and which draft
+def owner_of(tracker: Tracker) -> str:
+    """The conversation's sender id, or ``agent:<id>`` for a message from the agent side panel."""
+    metadata = (tracker.latest_message or {}).get("metadata") or {}
+    agent_id = metadata.get("agent_id")
+    return f"agent:{agent_id}" if agent_id else tracker.sender_id
+
+
+def reference_in(text: str | None) -> str | None:
+    """A draft reference typed in the message ("show DR-7K3Q9P"), normalized."""
+    for match in REFERENCE_IN_TEXT.finditer(text or ""):
+        separator, code = match.groups()
+        if separator == "-" or any(c.isdigit() for c in code):  # not "Dr Parker"
+            return normalize_reference(code)
+    return None
+
+
+def repository(factory: sessionmaker, codes: Iterable[str] = ()) -> DraftRepository:
+    """A repository whose validation knows the KB's codes and the programs' first dates of service."""
+
+    def known(code: str) -> bool:
+        with factory() as session:
+            return known_code(session, code)
+
+    return DraftRepository(
+        factory, clock, known_code=known, earliest_service_date=earliest_service_date(factory, codes)
+    )
+
+
+def earliest_service_date(factory: sessionmaker, codes: Iterable[str]) -> date | None:
+    """The latest program start date among the programs that review these procedure codes."""
+    codes = [str(code).strip().upper() for code in codes]
+    if not codes:
+        return None
+    starts = []
+    with factory() as session:
+        for code in codes:
+            row = session.get(kb.ProcedureCode, code)
+            procedure = session.get(kb.Procedure, row.procedure_id) if row else None
+            if procedure is not None:
+                chain = program_chain(session, procedure.program_id)
+                starts += [program.effective_from for program in chain if program.effective_from]
+    return max(starts, default=None)
+
+
+def codes_in(raw: dict[str, Any], draft: Draft | None = None) -> list[str]:
+    """Procedure codes already on the draft and those the message gives (if well formed)."""
+    codes = list(draft.procedure_codes or []) if draft is not None else []
+    if raw.get("procedure_codes"):
+        try:
+            codes += validate_procedure_codes(raw["procedure_codes"]).value
+        except FieldError:
+            pass
+    return codes
+
+
+def current_draft(repo: DraftRepository, tracker: Tracker, owner: str) -> Draft | None:
+    """The draft a message is about: one it names, else the conversation's, else the owner's latest.
+
+    A named draft that is missing or someone else's raises DraftNotFound / DraftAccessDenied.
+    """
+    named = reference_in(tracker.latest_message.get("text"))
+    if named:
+        return repo.get(named, owner)
+    reference = tracker.get_slot("draft_reference")
+    if reference:
+        try:
+            draft = repo.get(reference, owner)
+            if draft.status != "cancelled":
+                return draft
+        except (DraftNotFound, DraftAccessDenied):
+            pass  # e.g. the same conversation now speaks for an agent
+    draft = repo.latest_open_for_owner(owner)
+    if draft is not None:
+        return draft
+    return next(iter(repo.list_for_owner(owner, status="ready")), None)
+
+
+# ---------------------------------------------------------------- reading answers
+_VALUE_CUE = re.compile(r"\s+(?:to|into|as|should\s+be|is\s+now)\s+(?=\S)", re.IGNORECASE)
+_MONTH_DAY = re.compile(r"^(\d{1,2})[/.\-](\d{1,2})$")
+_MONTH_DAY_SHORT_YEAR = re.compile(r"^(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{2})$")
+_MONTH_NAME_DAY = re.compile(r"^([a-z]+)\.?\s+(\d{1,2})(?:st|nd|rd|th)?$", re.IGNORECASE)
+
+
+def read_fields(text: str, today: date, expected: str | None = None) -> dict[str, str]:
+    """The raw draft fields of a message, with "change X to Y" and yearless service dates understood."""
+    if expected != "site_of_care_reason":  # a reason is free text: keep its words
+        text = _VALUE_CUE.sub(" ", text or "")
+    raw = extract_fields(text, expected=expected)
+    if "date_of_service" in raw:
+        raw["date_of_service"] = complete_service_date(raw["date_of_service"], today)
+    return raw
+
+
+def complete_service_date(raw: str, today: date) -> str:
+    """Give "3/4" or "Dec 2nd" the year of its next occurrence, and "3/4/27" its century.
+
+    Only for a date of service, which is never in the past; anything else is returned unchanged
+    for the validator to judge.
+    """
+    text = raw.strip()
+    if match := _MONTH_DAY_SHORT_YEAR.match(text):
+        month, day, year = match.groups()
+        return f"{month}/{day}/20{year}"
+    if match := _MONTH_DAY.match(text):
+        month, day = int(match.group(1)), int(match.group(2))
+    elif (match := _MONTH_NAME_DAY.match(text)) and match.group(1).lower() in MONTHS:
+        month, day = MONTHS[match.group(1).lower()], int(match.group(2))
+    else:
+        return raw
+    for year in (today.year, today.year + 1):
+        try:
+            candidate = date(year, month, day)
+        except ValueError:
+            return raw
+        if candidate >= today:
+            return f"{month}/{day}/{year}"
+    return raw
+
+
+def save_answers(repo: DraftRepository, draft: Draft, owner: str, raw: dict[str, str]) -> tuple[Draft, FieldResults]:
+    """Save every valid field of ``raw`` at once; invalid ones are returned, never stored."""
+    results = validate_fields(raw, repo.validation_context())
+    if results.valid:
+        draft = repo.set_fields(draft.reference, owner, {name: raw[name] for name in results.valid})
+    return draft, results
+
+
+def report(dispatcher: CollectingDispatcher, draft: Draft, results: FieldResults) -> None:
+    """Each invalid field's own message, then the warnings of the fields just saved."""
+    for error in results.errors:
+        dispatcher.utter_message(response="utter_draft_field_invalid", error=error.message)
+    for name in results.valid:
+        for warning in (draft.warnings or {}).get(name, []):
+            dispatcher.utter_message(response="utter_draft_warning", warning=warning)
+
+
+# ---------------------------------------------------------------- showing a draft
+def shown_value(name: str, value: Any) -> str:
+    if value in (None, "", []):
+        return NOT_GIVEN
+    if name == "site_of_care_reason":
+        return REASON_GIVEN
+    if name == "setting":
+        return str(value).replace("_", " ")
+    if isinstance(value, list):
+        return ", ".join(value)
+    return str(value)
+
+
+def masked_fields(repo: DraftRepository, draft: Draft) -> dict[str, Any]:
+    """The draft's fields as the summary shows them: member id and birth date masked."""
+    return repo.summary(draft)["fields"]
+
+
+def draft_slots(repo: DraftRepository, draft: Draft | None) -> list[EventType]:
+    """Slots mirroring the draft (masked values; None where nothing is saved)."""
+    if draft is None or draft.status == "cancelled":
+        events = [SlotSet("draft_reference", None), SlotSet("draft_open", False), SlotSet("draft_outlook", None)]
+        return events + [SlotSet(slot, None) for slot in FIELD_SLOTS.values()]
+    fields = masked_fields(repo, draft)
+    events = [SlotSet("draft_reference", draft.reference), SlotSet("draft_open", draft.status == "open")]
+    for name, slot in FIELD_SLOTS.items():
+        value = fields[name]
+        events.append(SlotSet(slot, None if value in (None, "", []) else shown_value(name, value)))
+    return events
+
+
+def summary_details(repo: DraftRepository, draft: Draft) -> str:
+    summary = repo.summary(draft)
+    lines = [f"- {FIELD_LABELS[name]}: {shown_value(name, summary['fields'][name])}" for name in required_fields(draft)]
+    if summary["missing"]:
+        lines.append("Still needed: " + ", ".join(FIELD_LABELS[name] for name in summary["missing"]) + ".")
+    lines += [f"Note: {warning}." for warning in summary["warnings"]]
+    return "\n".join(lines)
+
+
+def utter_summary(dispatcher: CollectingDispatcher, tracker: Tracker, repo: DraftRepository, draft: Draft) -> None:
+    details = summary_details(repo, draft)
+    custom = {"type": "priorauth.draft", **repo.summary(draft)}
+    status = STATUS_LABELS[draft.status]
+    utter(dispatcher, tracker, "utter_draft_summary", custom, reference=draft.reference, status=status, details=details)
+
+
+def utter(dispatcher: CollectingDispatcher, tracker: Tracker, response: str | None, custom: dict, **values) -> None:
+    """A response (or plain ``text``) with its structured payload for the channels that render one."""
+    if tracker.get_latest_input_channel() in PAYLOAD_CHANNELS:
+        values["json_message"] = custom
+    dispatcher.utter_message(response=response, **values)
+
+
+def changes_text(repo: DraftRepository, draft: Draft, names: Iterable[str]) -> str:
+    fields = masked_fields(repo, draft)
+    return "; ".join(f"{FIELD_LABELS[name]} {shown_value(name, fields[name])}" for name in names)
+
+
+# ---------------------------------------------------------------- the rules' outlook
+def outlook(factory: sessionmaker, draft: Draft, procedure: str | None = None) -> tuple[str, str, dict] | None:
+    """What the rules say the request will face: (key, text, payload), or None without a procedure."""
+    codes = list(draft.procedure_codes or [])
+    if not codes and not procedure:
+        return None
+    with factory() as session:
+        answer = review_requirement(
+            session,
+            code=codes[0] if codes else None,
+            procedure=None if codes else procedure,
+            diagnoses=list(draft.diagnosis_codes or []),
+            setting=draft.setting,
+            date_of_service=draft.date_of_service,
+        )
+    text = OUTLOOK_INTRO + _headline(answer)
+    site_of_care = answer.data.get("site_of_care_review")
+    if site_of_care is not None or any(case.get("site_of_care_review") for case in answer.cases):
+        text += " " + SITE_OF_CARE_NOTES[site_of_care]
+    source = source_line(answer)
+    key = f"{answer.status.value}|{answer.program}|{site_of_care}|{answer.data.get('code', {}).get('code')}"
+    return key, text + ("\n" + source if source else ""), payload(answer)
+
+
+def _headline(answer: Answer) -> str:
+    if answer.status is Status.UNKNOWN:
+        return answer.facts[0].text if answer.facts else HEADLINES[Status.UNKNOWN]
+    code = answer.data.get("code", {}).get("code")
+    subject = f"{code} ({answer.procedure_name})" if code and answer.procedure_name else answer.procedure_name
+    headline = HEADLINES[answer.status].format(subject=subject or "it", program=answer.program_name or "AIM")
+    return headline.removeprefix("Yes: ").removeprefix("No: ")  # the intro already frames it
+
+
+def utter_outlook(
+    dispatcher: CollectingDispatcher,
+    tracker: Tracker,
+    factory: sessionmaker,
+    draft: Draft,
+    procedure: str | None = None,
+    last_said: str | None = None,
+) -> list[EventType]:
+    """Say what the request will face when that changed since it was last said (``last_said``)."""
+    found = outlook(factory, draft, procedure)
+    if found is None or found[0] == last_said:
+        return []
+    key, text, answer_payload = found
+    utter(dispatcher, tracker, None, answer_payload, text=text)
+    return [SlotSet("draft_outlook", key)]
+
+
+# ---------------------------------------------------------------- a safe frame for every action
+class DraftAction(Action, ABC):
+    """Runs ``act`` with a repository; a missing, foreign or closed draft and a database outage
+    each get a clear reply that names no field value."""
+
+    opens_form = False  # a rule continues with the form when this action leaves `draft_open` true
+
+    @abstractmethod
+    def name(self) -> str: ...
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        try:
+            factory = backend.session_factory()
+            return self.act(dispatcher, tracker, factory, owner_of(tracker))
+        except DraftAccessDenied as error:
+            dispatcher.utter_message(response="utter_draft_not_yours", reference=error.reference)
+        except DraftNotFound as error:
+            dispatcher.utter_message(response="utter_draft_not_found", reference=error.reference)
+        except DraftClosed as error:
+            dispatcher.utter_message(response="utter_draft_closed", reference=error.reference)
+        except DraftError as error:  # a concurrent change: the next message reads it again
+            logger.warning("draft action %s: %s", self.name(), type(error).__name__)
+            dispatcher.utter_message(response="utter_draft_try_again")
+        except SQLAlchemyError as error:
+            logger.error("draft storage unavailable: %s", type(error).__name__)
+            backend.reset()
+            dispatcher.utter_message(response="utter_service_unavailable")
+        # Mid-form, the form goes on (with the conversation's own draft) after the refusal.
+        return [SlotSet("draft_open", tracker.active_loop_name == "draft_form")] if self.opens_form else []
+
+    @abstractmethod
+    def act(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, factory: sessionmaker, owner: str
+    ) -> list[EventType]: ...
+
+
+def none_found(dispatcher: CollectingDispatcher) -> list[EventType]:
+    dispatcher.utter_message(response="utter_draft_none")
+    return [SlotSet("draft_open", False)]
+
+
+# ---------------------------------------------------------------- the actions
+class ActionStartDraft(DraftAction):
+    """Opens a draft, pre-filled from the request's words and entities, and says what it will face."""
+
+    opens_form = True
+
+    def name(self) -> str:
+        return "action_start_draft"
+
+    def act(self, dispatcher, tracker, factory, owner):
+        repo = repository(factory)
+        raw = prefill(tracker, repo.today())
+        repo = repository(factory, codes_in(raw))
+        results = validate_fields(raw, repo.validation_context())
+        draft = repo.open(owner, {name: raw[name] for name in results.valid})
+        dispatcher.utter_message(response="utter_draft_started", reference=draft.reference)
+        if results.valid:
+            dispatcher.utter_message(response="utter_draft_prefilled", fields=changes_text(repo, draft, results.valid))
+        report(dispatcher, draft, results)
+        context = context_from(tracker)
+        events = [*context.slot_events(), *draft_slots(repo, draft), SlotSet("draft_outlook", None)]
+        return events + utter_outlook(dispatcher, tracker, factory, draft, context.get("procedure"))
+
+
+def prefill(tracker: Tracker, today: date) -> dict[str, str]:
+    """Labelled fields of the request message, completed by its codes and setting entities."""
+    text = tracker.latest_message.get("text") or ""
+    raw = read_fields(text, today)
+    found: dict[str, list[dict]] = {}
+    for entity in tracker.latest_message.get("entities") or []:
+        found.setdefault(entity.get("entity"), []).append(entity)
+    if "procedure_codes" not in raw and found.get("cpt_code"):
+        raw["procedure_codes"] = ", ".join(str(e["value"]) for e in found["cpt_code"])
+    if "diagnosis_codes" not in raw and found.get("diagnosis_code"):
+        raw["diagnosis_codes"] = ", ".join(str(e["value"]) for e in found["diagnosis_code"])
+    facility = (raw.get("facility_name") or "").lower()
+    for entity in found.get("setting", []):
+        words = text[entity["start"] : entity["end"]].lower() if "start" in entity else ""
+        if "setting" not in raw and entity["value"] in SETTINGS and not (words and words in facility):
+            raw["setting"] = entity["value"]  # "at Mercy Hospital" names a facility, not a setting
+    return {name: raw[name] for name in FIELDS if raw.get(name)}
+
+
+class ActionShowDraft(DraftAction):
+    """The draft's summary (masked); an open draft then continues with the form."""
+
+    opens_form = True
+
+    def name(self) -> str:
+        return "action_show_draft"
+
+    def act(self, dispatcher, tracker, factory, owner):
+        repo = repository(factory)
+        draft = current_draft(repo, tracker, owner)
+        if draft is None:
+            return none_found(dispatcher)
+        utter_summary(dispatcher, tracker, repo, draft)
+        return draft_slots(repo, draft)
+
+
+class ActionChangeDraft(DraftAction):
+    """Changes the fields a message names ("change the date of service to 3/4"), each validated."""
+
+    opens_form = True
+
+    def name(self) -> str:
+        return "action_change_draft"
+
+    def act(self, dispatcher, tracker, factory, owner):
+        repo = repository(factory)
+        draft = current_draft(repo, tracker, owner)
+        if draft is None:
+            return none_found(dispatcher)
+        raw = read_fields(tracker.latest_message.get("text") or "", repo.today())
+        if not raw:
+            dispatcher.utter_message(response="utter_draft_change_how")
+            return draft_slots(repo, draft)
+        draft, results = save_answers(repository(factory, codes_in(raw, draft)), draft, owner, raw)
+        if results.valid:
+            dispatcher.utter_message(
+                response="utter_draft_saved",
+                reference=draft.reference,
+                changes=changes_text(repo, draft, results.valid),
+            )
+        report(dispatcher, draft, results)
+        last_said = tracker.get_slot("draft_outlook")
+        return draft_slots(repo, draft) + utter_outlook(dispatcher, tracker, factory, draft, last_said=last_said)
+
+
+class ActionAskCancelDraft(DraftAction):
+    """Asks to confirm before cancelling; remembers which draft the question is about."""
+
+    def name(self) -> str:
+        return "action_ask_cancel_draft"
+
+    def act(self, dispatcher, tracker, factory, owner):
+        draft = current_draft(repository(factory), tracker, owner)
+        if draft is None:
+            dispatcher.utter_message(response="utter_draft_none")
+            return [SlotSet("draft_cancel_candidate", None)]
+        dispatcher.utter_message(response="utter_draft_ask_cancel", reference=draft.reference)
+        return [SlotSet("draft_cancel_candidate", draft.reference)]
+
+
+class ActionCancelDraft(DraftAction):
+    """Cancels the draft the confirmation was about."""
+
+    def name(self) -> str:
+        return "action_cancel_draft"
+
+    def act(self, dispatcher, tracker, factory, owner):
+        reference = tracker.get_slot("draft_cancel_candidate")
+        if not reference:
+            return none_found(dispatcher)
+        repo = repository(factory)
+        draft = repo.cancel(reference, owner)
+        dispatcher.utter_message(response="utter_draft_cancelled", reference=draft.reference)
+        events: list[EventType] = [SlotSet("draft_cancel_candidate", None)]
+        if tracker.get_slot("draft_reference") in (None, draft.reference):
+            events += draft_slots(repo, None)
+        return events
+
+
+class ActionKeepDraft(DraftAction):
+    """The user did not confirm the cancellation: keep the draft and, if open, go on filling it in."""
+
+    opens_form = True
+
+    def name(self) -> str:
+        return "action_keep_draft"
+
+    def act(self, dispatcher, tracker, factory, owner):
+        reference = tracker.get_slot("draft_cancel_candidate")
+        if not reference:
+            dispatcher.utter_message(response="utter_draft_nothing_changed")
+            return [SlotSet("draft_open", False)]
+        repo = repository(factory)
+        draft = repo.get(reference, owner)
+        dispatcher.utter_message(response="utter_draft_kept", reference=draft.reference)
+        return [SlotSet("draft_cancel_candidate", None), *draft_slots(repo, draft)]
+
+
+class ActionListDrafts(DraftAction):
+    """The owner's drafts, most recently changed first."""
+
+    def name(self) -> str:
+        return "action_list_drafts"
+
+    def act(self, dispatcher, tracker, factory, owner):
+        repo = repository(factory)
+        drafts = repo.list_for_owner(owner)
+        if not drafts:
+            dispatcher.utter_message(response="utter_draft_list_empty")
+            return []
+        lines = [list_line(repo, draft) for draft in drafts[:10]]
+        if len(drafts) > 10:
+            lines.append(f"… and {len(drafts) - 10} older ones.")
+        dispatcher.utter_message(response="utter_draft_list", drafts="\n".join(lines))
+        return []
+
+
+def list_line(repo: DraftRepository, draft: Draft) -> str:
+    codes = ", ".join(draft.procedure_codes or []) or "no procedure yet"
+    missing = repo.missing_fields(draft)
+    line = f"- {draft.reference}: {STATUS_LABELS[draft.status]}, {codes}, changed {draft.updated_at.date().isoformat()}"
+    if draft.status == "open" and missing:
+        line += f" ({len(missing)} fields to go)"
+    return line
+
+
+class ActionExportDraft(DraftAction):
+    """A ready draft as a FHIR PAS-shaped Bundle in the custom payload; else what is missing."""
+
+    def name(self) -> str:
+        return "action_export_draft"
+
+    def act(self, dispatcher, tracker, factory, owner):
+        repo = repository(factory)
+        draft = current_draft(repo, tracker, owner)
+        if draft is None:
+            dispatcher.utter_message(response="utter_draft_none")
+            return []
+        try:
+            bundle = to_pas_bundle(draft)
+        except DraftNotReady as error:
+            missing = ", ".join(FIELD_LABELS[name] for name in error.missing) or "nothing"
+            dispatcher.utter_message(response="utter_draft_not_ready", reference=draft.reference, missing=missing)
+            return []
+        custom = {"type": "priorauth.pas_bundle", "reference": draft.reference, "bundle": bundle}
+        if tracker.get_latest_input_channel() in PAYLOAD_CHANNELS:
+            dispatcher.utter_message(response="utter_draft_exported", reference=draft.reference, json_message=custom)
+        else:  # the widget shows text only
+            dispatcher.utter_message(response="utter_draft_export_elsewhere", reference=draft.reference)
+        return []
+
+
+class ActionDraftComplete(DraftAction):
+    """The form has nothing left to ask: say the draft is ready and how to use it."""
+
+    def name(self) -> str:
+        return "action_draft_complete"
+
+    def act(self, dispatcher, tracker, factory, owner):
+        repo = repository(factory)
+        draft = current_draft(repo, tracker, owner)
+        if draft is None:
+            return none_found(dispatcher)
+        if draft.status == "ready":
+            dispatcher.utter_message(response="utter_draft_complete", reference=draft.reference)
+        else:
+            utter_summary(dispatcher, tracker, repo, draft)
+        return [*draft_slots(repo, draft), SlotSet("draft_open", False)]
