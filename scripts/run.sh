@@ -9,6 +9,7 @@ ensure_venv test
 MODEL="$(ensure_model)"
 export ACTION_SERVER_URL="${ACTION_SERVER_URL:-http://127.0.0.1:$ACTIONS_PORT/webhook}"
 export RASA_TRACKER_DB="${RASA_TRACKER_DB:-$RUN_DIR/tracker.db}"
+bash "$ROOT/scripts/web.sh" || log "the web chat widget could not be installed (see above): /web/ has no chat"
 "$PY" -m priorauth load
 
 pids=()

@@ -16,6 +16,8 @@ else
   log "services could not start here: PostgreSQL tests will be skipped with that reason"
 fi
 
+bash scripts/web.sh --browser || log "web setup failed (see above): the browser tests will fail with the reason"
+
 log "1/6 knowledge-base data check"
 "$PY" -m priorauth check
 
@@ -41,5 +43,5 @@ grep -E "Correct:|Accuracy:" "$RUN_DIR/logs/test-stories.log" | head -4 || true
 "$PY" scripts/nlu_report.py results/nlu --min-intent-accuracy "${PRIORAUTH_MIN_INTENT_ACCURACY:-0.85}"
 
 log "6/6 end-to-end tests (real servers on free ports)"
-"$PY" -m pytest tests/e2e -q -p no:cacheprovider
+"$PY" -m pytest tests/e2e tests/browser -q -p no:cacheprovider
 log "all tests passed in $((SECONDS - START)) s"

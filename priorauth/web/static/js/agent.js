@@ -1,0 +1,347 @@
+// The agent side panel: terse questions to the agent channel (/webhooks/agent/), answers as cards with facts,
+// scope and citations, a copy button per fact, the session's history, and a draft request on the caller's behalf.
+// Every text from the server goes into the page through textContent, never as HTML.
+(function () {
+  "use strict";
+
+  var API = "/webhooks/agent";
+  var KEYS = { token: "priorauth.agent.token", agent: "priorauth.agent.id", session: "priorauth.agent.session." };
+  var STATUS_LABELS = {
+    review_required: "Review required",
+    notification_only: "Notification only",
+    not_required: "Not required",
+    outside_program: "Outside the program",
+    conditional: "Depends",
+    unknown: "Unknown",
+  };
+  var LOB_LABELS = { aso: "ASO (self-insured)", fully_insured: "Fully insured" };
+  var NEED_LABELS = { line_of_business: "line of business", diagnosis: "diagnosis code", code: "CPT code" };
+  var payloadTitles = {}; // "/ask_contact" -> "Contact AIM", learned from buttons, to show a click as its title
+
+  var $ = function (id) { return document.getElementById(id); };
+
+  // ---- DOM helpers: text only ------------------------------------------------------------------------------
+  function el(tag, attrs, children) {
+    var node = document.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (key) {
+      if (key === "text") node.textContent = attrs[key];
+      else if (key === "className") node.className = attrs[key];
+      else if (key.indexOf("-") > 0) node.setAttribute(key, attrs[key]); // data-*, aria-*
+      else node[key] = attrs[key];
+    });
+    (children || []).forEach(function (child) { if (child) node.appendChild(child); });
+    return node;
+  }
+
+  function humanize(id) {
+    return String(id || "").replace(/_/g, " ").replace(/^./, function (c) { return c.toUpperCase(); });
+  }
+
+  // ---- session state ---------------------------------------------------------------------------------------
+  function agentId() { return localStorage.getItem(KEYS.agent) || ""; }
+  function token() { return sessionStorage.getItem(KEYS.token) || ""; }
+
+  function newSessionId() {
+    var bytes = new Uint8Array(12);
+    window.crypto.getRandomValues(bytes);
+    return Array.prototype.map.call(bytes, function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
+  }
+
+  function sessionId() {
+    var key = KEYS.session + agentId();
+    var id = localStorage.getItem(key);
+    if (!id) {
+      id = newSessionId();
+      localStorage.setItem(key, id);
+    }
+    return id;
+  }
+
+  // ---- the agent channel -----------------------------------------------------------------------------------
+  function call(method, path, body) {
+    var headers = { Authorization: "Bearer " + token(), "X-Sender-Id": "agent:" + agentId() + ":" + sessionId() };
+    var init = { method: method, headers: headers };
+    if (body) {
+      headers["Content-Type"] = "application/json";
+      init.body = JSON.stringify(body);
+    }
+    return fetch(API + path, init).then(function (response) {
+      return response.json().catch(function () { return {}; }).then(function (data) {
+        if (response.status === 401) {
+          signOut(data.message || "The token was refused.");
+          throw new Error("unauthorized");
+        }
+        if (!response.ok) throw new Error(data.message || "HTTP " + response.status);
+        return data;
+      });
+    });
+  }
+
+  function history() {
+    var query = "?agent_id=" + encodeURIComponent(agentId()) + "&session=" + encodeURIComponent(sessionId());
+    return call("GET", "/history" + query);
+  }
+
+  function send(message, label) {
+    var shown = label || payloadTitles[message] || message;
+    appendTurn({ role: "user", text: shown });
+    setStatus("Looking it up…");
+    return call("POST", "/webhook", { agent_id: agentId(), session: sessionId(), message: message })
+      .then(function (data) {
+        setStatus("");
+        if (!data.turns.length) appendTurn({ role: "bot", text: "(no reply)" });
+        data.turns.forEach(appendTurn);
+      })
+      .catch(function (error) {
+        if (error.message !== "unauthorized") setStatus("Could not reach the assistant: " + error.message);
+      });
+  }
+
+  // ---- rendering -------------------------------------------------------------------------------------------
+  function setStatus(text) { $("status").textContent = text; }
+
+  function appendTurn(turn) {
+    var log = $("log");
+    log.appendChild(renderTurn(turn));
+    window.scrollTo(0, document.body.scrollHeight);
+  }
+
+  function renderTurn(turn) {
+    if (turn.role === "user") {
+      var text = turn.text && turn.text.charAt(0) === "/" && payloadTitles[turn.text] ? payloadTitles[turn.text] : turn.text;
+      return el("div", { className: "turn user" }, [el("span", { className: "q", text: text })]);
+    }
+    (turn.buttons || []).forEach(function (b) { payloadTitles[b.payload] = b.title; });
+    var body;
+    if (turn.custom && turn.custom.type === "priorauth.answer") body = answerCard(turn.custom, turn.text);
+    else if (turn.custom) body = otherCard(turn.custom, turn.text);
+    else body = el("div", { className: "bubble", text: turn.text || "" });
+    var children = [body];
+    if (turn.buttons && turn.buttons.length) children.push(replyButtons(turn.buttons));
+    return el("div", { className: "turn bot" }, children);
+  }
+
+  function replyButtons(buttons) {
+    return el("div", { className: "replies" }, buttons.map(function (b) {
+      return el("button", { type: "button", text: b.title, onclick: function () { send(b.payload, b.title); } });
+    }));
+  }
+
+  function answerCard(answer, text) {
+    var lines = (text || "").split("\n");
+    var header = el("header", {}, [
+      answer.status ? el("span", { className: "badge " + answer.status, text: STATUS_LABELS[answer.status] || humanize(answer.status) }) : null,
+      el("span", { className: "headline", text: lines[0] || humanize(answer.topic) }),
+    ]);
+    var items = (answer.facts || []).map(function (fact) {
+      return factItem(fact.text, fact.scope, fact.citations, fact.kind);
+    });
+    (answer.contacts || []).forEach(function (contact) {
+      items.push(factItem(contactText(contact), contact.scope, contact.citations, "contact"));
+    });
+    var children = [header, el("ul", { className: "facts" }, items)];
+    if (answer.info_needed && answer.info_needed.length) {
+      var needs = answer.info_needed.map(function (n) { return NEED_LABELS[n] || humanize(n).toLowerCase(); });
+      children.push(el("p", { className: "needs", text: "To be sure, ask the caller: " + needs.join(", ") + "." }));
+    }
+    children.push(el("footer", {}, [
+      el("span", { text: "Sources: " + (answer.sources || []).join(", ") + " " }),
+      el("details", {}, [
+        el("summary", { text: "Full answer" }),
+        el("pre", { text: text || "" }),
+        copyButton(function () { return text || ""; }, "Copy answer"),
+      ]),
+    ]));
+    return el("article", { className: "card", "data-topic": answer.topic || "" }, children);
+  }
+
+  function contactText(contact) {
+    var when = [contact.days, contact.hours, contact.time_zone].filter(Boolean).join(", ");
+    if (contact.kind === "id_card") return contact.name || contact.value;
+    var kinds = { phone: "Phone ", portal: "", email: "E-mail " };
+    var prefix = contact.kind in kinds ? kinds[contact.kind] : humanize(contact.kind) + " ";
+    return prefix + contact.value + (when ? " · " + when : "") + " · " + contact.name;
+  }
+
+  function listText(ids, labels, most) {
+    var names = ids.map(function (id) { return (labels && labels[id]) || humanize(id); });
+    return names.length > most ? names.slice(0, most).join(", ") + " +" + (names.length - most) : names.join(", ");
+  }
+
+  function scopeParts(scope, most) {
+    // [css class, label] pairs: plan, region, programs, lines of business.
+    if (!scope) return [["", "General (no specific scope)"]];
+    var parts = [["plan", scope.plan && scope.plan !== "any_plan" ? "Plan: " + (scope.plan_name || humanize(scope.plan)) : "All plans"]];
+    if (scope.region) parts.push(["region", "Region: " + scope.region]);
+    var programs = (scope.programs || []).filter(function (p) { return p !== "all"; });
+    if (programs.length) parts.push(["program", (programs.length > 1 ? "Programs: " : "Program: ") + listText(programs, null, most)]);
+    else if ((scope.programs || []).length) parts.push(["program", "All programs"]);
+    var lobs = scope.lines_of_business || [];
+    if (lobs.length) parts.push(["lob", "LOB: " + listText(lobs, LOB_LABELS, most)]);
+    return parts;
+  }
+
+  function scopeChips(scope) {
+    return scopeParts(scope, 3).map(function (c) { return el("span", { className: "chip " + c[0], text: c[1] }); });
+  }
+
+  function scopeText(scope) {
+    return scopeParts(scope, 99).map(function (c) { return c[1]; }).join("; ");
+  }
+
+  function factItem(text, scope, citations, kind) {
+    var bySource = {};
+    var order = [];
+    (citations || []).forEach(function (c) {
+      if (!bySource[c.source]) {
+        bySource[c.source] = { title: c.title, quotes: [] };
+        order.push(c.source);
+      }
+      if (c.quote) bySource[c.source].quotes.push(c.quote);
+    });
+    var cites = order.map(function (source) {
+      var cite = bySource[source];
+      return el("details", { className: "cite" }, [el("summary", { text: "Source " + source + " · " + cite.title })]
+        .concat(cite.quotes.map(function (q) { return el("q", { text: q }); })));
+    });
+    var clip = function () {
+      var sources = order.map(function (source) { return source + " " + bySource[source].title; });
+      return text + "\n(Scope: " + scopeText(scope) + ". Source: " + (sources.join("; ") || "none") + ")";
+    };
+    return el("li", { className: "fact", "data-kind": kind || "fact" }, [
+      el("p", { className: "fact-text", text: text }),
+      el("div", { className: "scope", "aria-label": "Scope" }, scopeChips(scope)),
+    ].concat(cites, [copyButton(clip, "Copy")]));
+  }
+
+  function otherCard(custom, text) {
+    // Drafts and future payloads: the text, the top-level values, and the JSON to copy or download.
+    var rows = [];
+    Object.keys(custom).forEach(function (key) {
+      var value = custom[key];
+      if (key === "type" || value === null || typeof value === "object") return;
+      rows.push(el("dt", { text: humanize(key) }), el("dd", { text: String(value) }));
+    });
+    var json = JSON.stringify(custom, null, 2);
+    var children = [
+      el("header", {}, [el("span", { className: "topic", text: humanize(String(custom.type || "details").split(".").pop()) })]),
+      text ? el("p", { className: "headline", text: text }) : null,
+      rows.length ? el("dl", { className: "kv" }, rows) : null,
+      el("details", {}, [el("summary", { text: "JSON" }), el("pre", { text: json })]),
+      el("div", { className: "replies" }, [copyButton(function () { return json; }, "Copy JSON"), downloadButton(custom, json)]),
+    ];
+    return el("article", { className: "card other", "data-type": custom.type || "" }, children);
+  }
+
+  function downloadButton(custom, json) {
+    var name = (custom.reference || custom.id || "priorauth") + ".json";
+    return el("button", {
+      type: "button", text: "Download", onclick: function () {
+        var url = URL.createObjectURL(new Blob([json], { type: "application/json" }));
+        var link = el("a", { href: url, download: String(name).replace(/[^A-Za-z0-9._-]/g, "_") });
+        document.body.appendChild(link);
+        link.click();
+        link.remove();
+        setTimeout(function () { URL.revokeObjectURL(url); }, 1000);
+      },
+    });
+  }
+
+  function copyButton(getText, label) {
+    var button = el("button", { type: "button", className: "copy", text: label, title: "Copy to the clipboard" });
+    button.onclick = function () {
+      copy(getText()).then(function () {
+        button.textContent = "Copied";
+        button.classList.add("done");
+        setTimeout(function () { button.textContent = label; button.classList.remove("done"); }, 1500);
+      }, function () { button.textContent = "Copy failed"; });
+    };
+    return button;
+  }
+
+  function copy(text) {
+    if (navigator.clipboard && window.isSecureContext) return navigator.clipboard.writeText(text);
+    // Plain http on another host is no secure context: the older, synchronous way.
+    return new Promise(function (resolve, reject) {
+      var area = el("textarea", { value: text });
+      area.style.position = "fixed";
+      area.style.opacity = "0";
+      document.body.appendChild(area);
+      area.select();
+      var ok = document.execCommand("copy");
+      area.remove();
+      if (ok) resolve();
+      else reject(new Error("copy refused"));
+    });
+  }
+
+  // ---- sign-in and start -----------------------------------------------------------------------------------
+  function showDesk(on) {
+    $("sign-in").hidden = on;
+    $("desk").hidden = !on;
+    $("who").hidden = !on;
+    $("agent-label").textContent = on ? "Agent " + agentId() : "";
+  }
+
+  function signOut(reason) {
+    sessionStorage.removeItem(KEYS.token);
+    $("log").textContent = "";
+    showDesk(false);
+    $("agent-id").value = agentId();
+    $("sign-in-error").textContent = reason || "";
+    $("sign-in-error").hidden = !reason;
+  }
+
+  function loadHistory() {
+    $("log").textContent = "";
+    setStatus("Loading the conversation…");
+    return history().then(function (data) {
+      setStatus("");
+      data.turns.forEach(function (t) { (t.buttons || []).forEach(function (b) { payloadTitles[b.payload] = b.title; }); });
+      data.turns.forEach(appendTurn);
+      return data;
+    });
+  }
+
+  $("sign-in").addEventListener("submit", function (event) {
+    event.preventDefault();
+    localStorage.setItem(KEYS.agent, $("agent-id").value.trim());
+    sessionStorage.setItem(KEYS.token, $("token").value.trim());
+    $("token").value = "";
+    showDesk(true);
+    loadHistory().then(function () { $("query").focus(); }, function (error) {
+      if (error.message !== "unauthorized") setStatus("Could not reach the assistant: " + error.message);
+    });
+  });
+
+  $("ask").addEventListener("submit", function (event) {
+    event.preventDefault();
+    var text = $("query").value.trim();
+    if (!text) return;
+    $("query").value = "";
+    send(text);
+  });
+
+  Array.prototype.forEach.call(document.querySelectorAll("[data-send]"), function (button) {
+    payloadTitles[button.getAttribute("data-send")] = button.getAttribute("data-label");
+    button.addEventListener("click", function () { send(button.getAttribute("data-send"), button.getAttribute("data-label")); });
+  });
+
+  $("new-caller").addEventListener("click", function () {
+    localStorage.setItem(KEYS.session + agentId(), newSessionId());
+    $("log").textContent = "";
+    setStatus("New conversation.");
+    $("query").focus();
+  });
+
+  $("sign-out").addEventListener("click", function () { signOut(""); });
+
+  if (token() && agentId()) {
+    showDesk(true);
+    loadHistory().catch(function (error) {
+      if (error.message !== "unauthorized") setStatus("Could not reach the assistant: " + error.message);
+    });
+  } else {
+    signOut("");
+  }
+})();

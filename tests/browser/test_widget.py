@@ -1,0 +1,158 @@
+"""The provider web chat in a real browser: rasa-webchat on /web/ over socket.io to the real Rasa server."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.pages import ANSWER_TIMEOUT, Widget, screenshot
+
+pytestmark = [pytest.mark.browser, pytest.mark.e2e]
+
+PAIN_QUESTION = "how long is a pain management approval valid?"
+
+
+def user_texts(web, session_id: str) -> list[str]:
+    """What the server's tracker store holds of one widget conversation."""
+    with sqlite3.connect(web.workdir / "tracker.db") as db:
+        rows = db.execute(
+            "SELECT data FROM events WHERE sender_id = ? AND type_name = 'user' ORDER BY id", (session_id,)
+        ).fetchall()
+    return [json.loads(data).get("text") for (data,) in rows]
+
+
+def test_the_page_works_offline_with_the_widget_from_its_own_origin(page, web):
+    requests = []
+    page.on("request", lambda request: requests.append(request.url))
+    Widget(page).open().wait_for_greeting()
+    scripts = [url for url in requests if url.endswith(".js")]
+    assert scripts and all(url.startswith(web.url) for url in scripts), scripts
+    assert any(url.endswith("/web/vendor/rasa-webchat.js") for url in scripts)
+    assert not page.errors
+
+
+def test_greets_with_the_typical_questions_as_quick_replies(page):
+    widget = Widget(page).open().wait_for_greeting()
+    replies = page.locator(".rw-replies .rw-reply")
+    expect(replies.filter(has_text="Contact AIM")).to_be_visible()
+    expect(replies.filter(has_text="How long is an approval valid?")).to_be_visible()
+    assert replies.count() == 5
+    screenshot(page, "widget-greeting")
+    assert widget.session_id()
+
+
+def test_a_question_gets_its_answer_after_a_typing_indicator(page):
+    widget = Widget(page).open().wait_for_greeting()
+    widget.send(PAIN_QUESTION)
+    expect(page.locator(".rw-typing-indication")).to_be_visible(timeout=ANSWER_TIMEOUT)
+    answer = widget.response("10 business days").last
+    expect(answer).to_be_visible(timeout=ANSWER_TIMEOUT)
+    expect(answer).to_contain_text("Source: 002")
+    expect(page.locator(".rw-typing-indication")).to_have_count(0)
+    screenshot(page, "widget-answer")
+
+
+def test_a_quick_reply_button_asks_its_question(page):
+    widget = Widget(page).open().wait_for_greeting()
+    page.locator(".rw-reply", has_text="Contact AIM").click()
+    expect(page.locator(".rw-client").filter(has_text="Contact AIM")).to_be_visible()
+    expect(widget.response("How to reach AIM").last).to_be_visible(timeout=ANSWER_TIMEOUT)
+    expect(widget.response("1-877-291-0360").last).to_be_visible()
+
+
+def test_a_reload_keeps_the_conversation_and_its_session(page):
+    widget = Widget(page).open().wait_for_greeting()
+    widget.ask(PAIN_QUESTION, "10 business days")
+    session_id = widget.session_id()
+
+    page.reload()
+    widget.open()
+    expect(widget.response("10 business days")).to_have_count(1)
+    expect(page.locator(".rw-client").filter(has_text=PAIN_QUESTION)).to_have_count(1)
+    assert widget.session_id() == session_id
+    widget.ask("what is the approval period for a spine surgery?", "60 calendar days")
+    assert widget.session_id() == session_id
+
+
+def test_a_restart_of_the_rasa_server_keeps_the_conversation(page, web):
+    widget = Widget(page).open().wait_for_greeting()
+    widget.ask(PAIN_QUESTION, "10 business days")
+    session_id = widget.session_id()
+
+    web.restart_rasa()
+    # The widget reconnects by itself, with the same session id, and the conversation goes on.
+    widget.ask("what is the approval period for a spine surgery?", "60 calendar days")
+    assert widget.session_id() == session_id
+    assert user_texts(web, session_id)[-2:] == [PAIN_QUESTION, "what is the approval period for a spine surgery?"]
+    page.reload()
+    widget.open()
+    expect(widget.response("10 business days")).to_have_count(1)
+    expect(widget.response("60 calendar days")).to_have_count(1)
+    screenshot(page, "widget-after-restart")
+
+
+INJECTED_BOT_TEXT = (
+    "Links: [AIM ProviderPortal](https://www.providerportal.com/) "
+    '<img src=x onerror="window.__pwned = 1"> <script>window.__pwned = 2</script> '
+    "[bad](javascript:window.__pwned=3)"
+)
+INJECTED_USER_TEXT = '<script>window.__pwned = 4</script> and <img src=y onerror="window.__pwned = 5"> valid?'
+
+
+class BotReplyInjector:
+    """Routes the page's socket.io WebSocket to the real server, putting markup into the first answer's text."""
+
+    def __init__(self) -> None:
+        self.upgraded = False  # engine.io answered the WebSocket probe: replies come this way from now on
+        self.injected = False
+
+    def __call__(self, ws) -> None:
+        server = ws.connect_to_server()
+        server.on_message(lambda message: ws.send(self.rewrite(message)))
+
+    def rewrite(self, message):
+        if message == "3probe":
+            self.upgraded = True
+        if self.injected or not (isinstance(message, str) and message.startswith('42["bot_uttered"')):
+            return message
+        event, data = json.loads(message[2:])
+        if "10 business days" not in (data.get("text") or ""):
+            return message
+        self.injected = True
+        data["text"] = INJECTED_BOT_TEXT
+        return "42" + json.dumps([event, data])
+
+
+def test_markup_in_bot_and_user_messages_renders_as_text(browser, web):
+    # Without the page's CSP: the widget's escaping alone must keep the markup inert.
+    context = browser.new_context(base_url=web.url, bypass_csp=True)
+    try:
+        page = context.new_page()
+        injector = BotReplyInjector()
+        page.route_web_socket("**/socket.io/**", injector)
+        widget = Widget(page).open().wait_for_greeting()
+        for _ in range(100):  # the answer must come over the WebSocket, not the long-polling it starts with
+            if injector.upgraded:
+                break
+            page.wait_for_timeout(100)
+        assert injector.upgraded, "the widget's socket.io connection did not upgrade to a WebSocket in 10 s"
+        page.wait_for_timeout(300)
+        widget.ask(PAIN_QUESTION, "Links:")
+        widget.send(INJECTED_USER_TEXT)
+        expect(page.locator(".rw-client").filter(has_text="<script>window.__pwned = 4</script>")).to_be_visible()
+        expect(widget.response("Links:").last).to_contain_text('<img src=x onerror="window.__pwned = 1">')
+        page.wait_for_timeout(1000)  # give any injected handler the time to fire
+
+        assert page.evaluate("window.__pwned") is None
+        messages = page.locator(".rw-messages-container")
+        assert messages.locator("img, script, iframe").count() == 0
+        assert messages.locator("a[href^='javascript']").count() == 0
+        link = messages.locator("a", has_text="AIM ProviderPortal")
+        expect(link).to_have_attribute("href", "https://www.providerportal.com/")
+        expect(link).to_have_attribute("target", "_blank")
+        screenshot(page, "widget-escaping")
+    finally:
+        context.close()
