@@ -154,8 +154,8 @@ def next_step(repo: DraftRepository, draft: Draft, errors) -> list[EventType]:
 def is_interruption(tracker: Tracker, text: str, expected: str | None, raw: dict, checker: DraftRepository) -> bool:
     """Whether a message is a question or a command rather than an answer.
 
-    The intent alone is not trusted: an ID or a facility name may be classified as anything.
-    A question's shape, a command without digits, or the lack of a valid answer decides.
+    The intent alone is not trusted: an ID, a mistyped number or a facility name may be classified
+    as anything. A question's shape, a command without digits, or no attempt at an answer decides.
     """
     intent = (tracker.latest_message.get("intent") or {}).get("name") or ""
     if not (intent.startswith(QUESTION_PREFIX) or intent in COMMAND_INTENTS):
@@ -163,15 +163,19 @@ def is_interruption(tracker: Tracker, text: str, expected: str | None, raw: dict
     if text.rstrip().endswith("?") or _QUESTION.match(text):
         return True
     context = checker.validation_context()
+    has_digit = bool(re.search(r"\d", text))
     labelled = read_fields(text, context.today)
-    if validate_fields(labelled, context).valid:
-        return False  # "dob 3/4/1960" is an answer whatever the intent
-    if intent in COMMAND_INTENTS and not re.search(r"\d", text):
+    if (labelled and has_digit) or validate_fields(labelled, context).valid:
+        return False  # "dob 3/4/1960", "NPI 1234567890": answers (right or wrong) whatever the intent
+    if intent in COMMAND_INTENTS and not has_digit:
         return True  # "cancel it", "show my drafts", "thanks"
     answer = raw.get(expected) if expected else None
-    if answer is None or validate_fields({expected: answer}, context).errors:
+    if answer is None:
         return True
-    if expected in FREE_TEXT_FIELDS or len(text.split()) <= SHORT_ANSWER_WORDS:
+    short = len(text.split()) <= SHORT_ANSWER_WORDS
+    if validate_fields({expected: answer}, context).errors:
+        return not (has_digit and short)  # "00-1234567": a mistyped value, to be told what is wrong
+    if expected in FREE_TEXT_FIELDS or short:
         return False
     return not (expected == "facility_name" and looks_like_a_name(text))
 

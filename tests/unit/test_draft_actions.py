@@ -279,6 +279,9 @@ def test_a_question_mid_form_rejects_the_form_and_the_form_resumes_afterwards(da
             False,
         ),
         ("greet", "dob 3/4/1960", "draft_member_id", False),  # a labelled answer
+        ("ask_contact", "00-1234567", "draft_ordering_tax_id", False),  # mistyped: told what is wrong
+        ("ask_review_required", "ordering NPI 1234567890", "draft_member_id", False),
+        ("ask_rehab", "tell me about therapy visits", "draft_facility_name", True),
         ("nlu_fallback", "blorp", "draft_member_id", False),  # an answer, invalid: asked again
         ("change_draft", "change the date of service to 3/4", "draft_member_id", False),
     ],
