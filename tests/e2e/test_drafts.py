@@ -6,6 +6,7 @@ import re
 import uuid
 
 import pytest
+import requests
 
 MEMBER_ID = "ABC123456789"
 ASKS = {
@@ -195,3 +196,28 @@ def test_another_conversation_is_refused_without_seeing_the_draft(assistant, mes
     assert "6789" not in reply and "27447" not in reply and "2026-12-01" not in reply
     text = assistant.say(owner, "what's my draft?")
     assert "Date of service: 2026-12-01" in text and "(in progress)" in text
+
+
+def agent_say(assistant, agent_id: str, session: str, message: str) -> str:
+    """One message from the agent side panel (the agent channel signs the agent id for the actions)."""
+    url = f"{assistant.url}/webhooks/agent/webhook"
+    requests.post(url, json={}, timeout=10)  # the channel makes a local run's token on first use
+    token = (assistant.workdir / "agent-token").read_text().strip()
+    body = {"agent_id": agent_id, "session": session, "message": message}
+    reply = requests.post(url, json=body, headers={"Authorization": f"Bearer {token}"}, timeout=60)
+    reply.raise_for_status()
+    return "\n".join(turn["text"] for turn in reply.json()["turns"] if turn.get("text"))
+
+
+def test_an_agents_draft_is_the_agents_in_every_panel_session_and_no_one_elses(assistant):
+    agent = f"agent-{uuid.uuid4().hex[:6]}"
+    reference = reference_in(agent_say(assistant, agent, "s1", "open a new review request"))
+    agent_say(assistant, agent, "s1", f"member id {MEMBER_ID}")
+    text = agent_say(assistant, agent, "s2", f"show draft {reference}")  # a new panel session
+    assert f"Draft request {reference} (in progress)" in text and "Member ID: ****6789" in text
+    forged = requests.post(
+        f"{assistant.url}/webhooks/rest/webhook",
+        json={"sender": sender(), "message": f"show draft {reference}", "metadata": {"agent_id": agent}},
+        timeout=60,
+    ).json()
+    assert f"Draft request {reference} belongs to another conversation" in forged[0]["text"]

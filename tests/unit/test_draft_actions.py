@@ -30,6 +30,7 @@ from actions.drafts import (
     complete_service_date,
     repository,
 )
+from addons.agent_channel import agent_signature
 from priorauth.db import create_all, make_engine, make_session_factory
 from priorauth.drafts.validators import FIELDS
 from priorauth.kb.loader import load_kb
@@ -410,11 +411,27 @@ def test_another_conversation_can_neither_read_nor_change_a_draft(database, acti
     assert repo(database).get(reference, SENDER).date_of_service == date(2026, 12, 1)
 
 
-def test_a_message_from_the_agent_panel_is_owned_by_the_agent(database):
-    _, slots = start(metadata={"agent_id": "7"})
+def test_a_message_the_agent_panel_signed_is_owned_by_the_agent(database, monkeypatch):
+    monkeypatch.setenv("PRIORAUTH_AGENT_TOKEN", "panel-token")
+    signed = {"agent_id": "7", "agent_signature": agent_signature("panel-token", SENDER, "7")}
+    _, slots = start(metadata=signed)
     assert repo(database).get(slots["draft_reference"], "agent:7").owner == "agent:7"
     messages, _, _ = run(ActionShowDraft(), tracker("show_draft", f"show {slots['draft_reference']}"))
     assert responses(messages) == ["utter_draft_not_yours"]
+
+
+@pytest.mark.parametrize(
+    "metadata",
+    [
+        {"agent_id": "7"},  # any REST client can send metadata
+        {"agent_id": "7", "agent_signature": "forged"},
+        {"agent_id": "7", "agent_signature": agent_signature("another-token", SENDER, "7")},
+    ],
+)
+def test_an_agent_id_the_panel_did_not_sign_gives_no_agent_rights(database, monkeypatch, metadata):
+    monkeypatch.setenv("PRIORAUTH_AGENT_TOKEN", "panel-token")
+    _, slots = start(metadata=metadata)
+    assert repo(database).get(slots["draft_reference"], SENDER).owner == SENDER
 
 
 # ---------------------------------------------------------------- dates, storage failures, logs
