@@ -74,13 +74,19 @@ class AgentPanel:
         return self
 
     def ask(self, text: str):
-        """Sends a query and returns the locator of the bot turn that answers it."""
-        before = self.page.locator("#log .turn.bot").count()
-        self.page.fill("#query", text)
-        self.page.press("#query", "Enter")
-        reply = self.page.locator("#log .turn.bot").nth(before)
-        reply.wait_for(timeout=ANSWER_TIMEOUT)
-        return reply
+        """Sends a query; returns the exchange (the query and all its replies) once the replies are in."""
+        return self._exchange(lambda: (self.page.fill("#query", text), self.page.press("#query", "Enter")))
+
+    def click_action(self, label: str):
+        """Clicks one of the draft buttons; returns its exchange once the replies are in."""
+        return self._exchange(lambda: self.page.locator(".actions button", has_text=label).click())
+
+    def _exchange(self, act):
+        before = self.page.locator("#log .exchange").count()
+        act()
+        exchange = self.page.locator("#log .exchange").nth(before)
+        expect(exchange).to_have_attribute("data-done", "true", timeout=ANSWER_TIMEOUT)
+        return exchange
 
     def scroll_to(self, locator) -> None:
         """Brings an element to the top, below the sticky bars."""

@@ -15,6 +15,20 @@
     unknown: "Unknown",
   };
   var LOB_LABELS = { aso: "ASO (self-insured)", fully_insured: "Fully insured" };
+  var DRAFT_STATUS = { open: "In progress", ready: "Ready to export", cancelled: "Cancelled" };
+  var FIELD_LABELS = {
+    member_id: "Member ID",
+    member_dob: "Date of birth",
+    ordering_npi: "Ordering provider NPI",
+    ordering_tax_id: "Ordering provider tax ID",
+    servicing_npi: "Servicing provider NPI",
+    facility_name: "Facility name",
+    setting: "Setting",
+    procedure_codes: "Procedure codes",
+    diagnosis_codes: "Diagnosis codes",
+    date_of_service: "Date of service",
+    site_of_care_reason: "Site-of-care reason",
+  };
   var NEED_LABELS = { line_of_business: "line of business", diagnosis: "diagnosis code", code: "CPT code" };
   var payloadTitles = {}; // "/ask_contact" -> "Contact AIM", learned from buttons, to show a click as its title
 
@@ -84,7 +98,7 @@
 
   function send(message, label) {
     var shown = label || payloadTitles[message] || message;
-    appendTurn({ role: "user", text: shown });
+    var exchange = appendTurn({ role: "user", text: shown });
     setStatus("Looking it up…");
     return call("POST", "/webhook", { agent_id: agentId(), session: sessionId(), message: message })
       .then(function (data) {
@@ -94,16 +108,24 @@
       })
       .catch(function (error) {
         if (error.message !== "unauthorized") setStatus("Could not reach the assistant: " + error.message);
-      });
+      })
+      .then(function () { exchange.setAttribute("data-done", "true"); });
   }
 
   // ---- rendering -------------------------------------------------------------------------------------------
   function setStatus(text) { $("status").textContent = text; }
 
   function appendTurn(turn) {
+    // One exchange per query: the agent's words and every reply to them.
     var log = $("log");
-    log.appendChild(renderTurn(turn));
+    var exchange = log.lastElementChild;
+    if (turn.role === "user" || !exchange) {
+      exchange = el("div", { className: "exchange" });
+      log.appendChild(exchange);
+    }
+    exchange.appendChild(renderTurn(turn));
     window.scrollTo(0, document.body.scrollHeight);
+    return exchange;
   }
 
   function renderTurn(turn) {
@@ -113,8 +135,11 @@
     }
     (turn.buttons || []).forEach(function (b) { payloadTitles[b.payload] = b.title; });
     var body;
-    if (turn.custom && turn.custom.type === "priorauth.answer") body = answerCard(turn.custom, turn.text);
-    else if (turn.custom) body = otherCard(turn.custom, turn.text);
+    var custom = turn.custom;
+    if (custom && custom.type === "priorauth.answer") body = answerCard(custom, turn.text);
+    else if (custom && custom.type === "priorauth.draft" && custom.fields) body = draftCard(custom, turn.text);
+    else if (custom && custom.type === "priorauth.pas_bundle") body = exportCard(custom, turn.text);
+    else if (custom) body = otherCard(custom, turn.text);
     else body = el("div", { className: "bubble", text: turn.text || "" });
     var children = [body];
     if (turn.buttons && turn.buttons.length) children.push(replyButtons(turn.buttons));
@@ -214,6 +239,47 @@
     ].concat(cites, [copyButton(clip, "Copy")]));
   }
 
+  function draftCard(draft, text) {
+    // The summary as the drafts core gives it: member id and birth date arrive masked.
+    var rows = [];
+    Object.keys(draft.fields).forEach(function (name) {
+      var value = draft.fields[name];
+      if (value === null || value === "" || (Array.isArray(value) && !value.length)) return;
+      var shown = Array.isArray(value) ? value.join(", ") : String(value);
+      if (name === "setting") shown = shown.replace(/_/g, " ");
+      rows.push(el("dt", { text: FIELD_LABELS[name] || humanize(name) }), el("dd", { "data-field": name, text: shown }));
+    });
+    if (draft.owner) rows.unshift(el("dt", { text: "Owner" }), el("dd", { "data-field": "owner", text: draft.owner }));
+    var missing = (draft.missing || []).map(function (name) { return FIELD_LABELS[name] || humanize(name); });
+    var json = JSON.stringify(draft, null, 2);
+    return el("article", { className: "card draft", "data-type": draft.type, "data-reference": draft.reference }, [
+      el("header", {}, [
+        el("span", { className: "badge draft-" + draft.status, text: DRAFT_STATUS[draft.status] || humanize(draft.status) }),
+        el("span", { className: "headline", text: "Draft " + draft.reference }),
+      ]),
+      rows.length ? el("dl", { className: "kv" }, rows) : null,
+      missing.length ? el("p", { className: "needs", text: "Still needed: " + missing.join(", ") + "." }) : null,
+      (draft.warnings || []).length ? el("p", { className: "needs", text: "Note: " + draft.warnings.join("; ") }) : null,
+      el("footer", {}, [
+        el("span", { text: "Updated " + String(draft.updated_at || "").replace("T", " ").slice(0, 16) + " " }),
+        el("div", { className: "replies" }, [copyButton(function () { return json; }, "Copy JSON")]),
+      ]),
+    ]);
+  }
+
+  function exportCard(exported, text) {
+    var json = JSON.stringify(exported.bundle, null, 2);
+    return el("article", { className: "card export", "data-type": exported.type, "data-reference": exported.reference }, [
+      el("header", {}, [el("span", { className: "headline", text: "Export of draft " + exported.reference })]),
+      text ? el("p", { className: "note", text: text }) : null,
+      el("details", {}, [el("summary", { text: "FHIR Bundle (JSON)" }), el("pre", { text: json })]),
+      el("div", { className: "replies" }, [
+        copyButton(function () { return json; }, "Copy JSON"),
+        downloadButton(exported.reference + "-pas-bundle.json", json),
+      ]),
+    ]);
+  }
+
   function otherCard(custom, text) {
     // Drafts and future payloads: the text, the top-level values, and the JSON to copy or download.
     var rows = [];
@@ -228,13 +294,15 @@
       text ? el("p", { className: "headline", text: text }) : null,
       rows.length ? el("dl", { className: "kv" }, rows) : null,
       el("details", {}, [el("summary", { text: "JSON" }), el("pre", { text: json })]),
-      el("div", { className: "replies" }, [copyButton(function () { return json; }, "Copy JSON"), downloadButton(custom, json)]),
+      el("div", { className: "replies" }, [
+        copyButton(function () { return json; }, "Copy JSON"),
+        downloadButton((custom.reference || "priorauth") + ".json", json),
+      ]),
     ];
     return el("article", { className: "card other", "data-type": custom.type || "" }, children);
   }
 
-  function downloadButton(custom, json) {
-    var name = (custom.reference || custom.id || "priorauth") + ".json";
+  function downloadButton(name, json) {
     return el("button", {
       type: "button", text: "Download", onclick: function () {
         var url = URL.createObjectURL(new Blob([json], { type: "application/json" }));
@@ -299,6 +367,7 @@
       setStatus("");
       data.turns.forEach(function (t) { (t.buttons || []).forEach(function (b) { payloadTitles[b.payload] = b.title; }); });
       data.turns.forEach(appendTurn);
+      Array.prototype.forEach.call($("log").children, function (e) { e.setAttribute("data-done", "true"); });
       return data;
     });
   }

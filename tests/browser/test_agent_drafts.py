@@ -1,0 +1,77 @@
+"""A draft request opened, filled, reviewed and exported from the agent side panel, owned by the agent."""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.pages import AgentPanel, screenshot
+
+pytestmark = [pytest.mark.browser, pytest.mark.e2e]
+
+MEMBER_ID = "ABC123456789"
+CALLER_FIELDS = (
+    f"member id {MEMBER_ID}, dob 3/4/1960, ordering NPI 1234567893, tax id 12-3456789, "
+    "servicing NPI 1245319599, facility Mercy Surgery Center, setting ASC"
+)
+
+
+def owner_of(web, reference: str) -> str | None:
+    with sqlite3.connect(web.workdir / "priorauth.db") as db:
+        row = db.execute("SELECT owner FROM drafts WHERE reference = ?", (reference,)).fetchone()
+    return row[0] if row else None
+
+
+@pytest.fixture
+def panel(context, page, web, agent_token):
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=web.url)
+    panel = AgentPanel(page).sign_in("agent-7", agent_token)
+    expect(page.locator("#query")).to_be_visible()
+    return panel
+
+
+def test_a_draft_opened_from_the_panel_belongs_to_the_agent_and_exports(panel, page, web, browser, agent_token):
+    started = panel.click_action("New draft")
+    expect(started).to_contain_text("I've started draft request")
+    reference = re.search(r"DR-[0-9A-Z]{6}", started.inner_text()).group(0)
+    assert owner_of(web, reference) == "agent:agent-7"
+
+    expect(panel.ask(CALLER_FIELDS)).to_contain_text("Which procedure codes")
+    expect(panel.ask("27447")).to_contain_text("diagnosis codes")
+    expect(panel.ask("M17.11")).to_contain_text("date of service")
+    expect(panel.ask("DOS 12/1/2026")).to_contain_text(f"Draft request {reference} is complete")
+
+    card = panel.click_action("Draft summary").locator(".card.draft")
+    expect(card.locator(".headline")).to_have_text(f"Draft {reference}")
+    expect(card.locator(".badge")).to_have_text("Ready to export")
+    expect(card.locator("dd[data-field=member_id]")).to_have_text("****6789")
+    expect(card.locator("dd[data-field=procedure_codes]")).to_have_text("27447")
+    expect(card).not_to_contain_text(MEMBER_ID)
+    panel.scroll_to(card)
+    screenshot(page, "agent-panel-draft")
+
+    exported = panel.click_action("Export draft").locator(".card.export")
+    expect(exported.locator(".headline")).to_have_text(f"Export of draft {reference}")
+    exported.locator("button", has_text="Copy JSON").click()
+    expect(exported.locator("button", has_text="Copied")).to_be_visible()
+    bundle = json.loads(page.evaluate("navigator.clipboard.readText()"))
+    claim = bundle["entry"][0]["resource"]
+    assert bundle["resourceType"] == "Bundle" and claim["use"] == "preauthorization"
+    with page.expect_download() as download:
+        exported.locator("button", has_text="Download").click()
+    assert download.value.suggested_filename == f"{reference}-pas-bundle.json"
+
+    # Another agent, signed in elsewhere, does not get this agent's draft.
+    other = browser.new_context(base_url=web.url)
+    try:
+        other_panel = AgentPanel(other.new_page()).sign_in("agent-8", agent_token)
+        reply = other_panel.ask(f"show draft {reference}")
+        expect(reply).to_contain_text("belongs to another conversation")
+        expect(reply).not_to_contain_text("6789")
+    finally:
+        other.close()
+    assert owner_of(web, reference) == "agent:agent-7"
