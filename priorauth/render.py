@@ -73,7 +73,7 @@ def render(answer: Answer) -> tuple[str, dict]:
     text = "\n".join(line for line in lines if line is not None)
     source = source_line(answer)
     if source:
-        text += "\n" + source
+        text += "\n\n" + source  # a blank line, so markdown does not fold it into the last bullet
     return text, payload(answer)
 
 

@@ -56,8 +56,8 @@ ensure_venv() {
 # The model's name is a hash of everything training reads: reuse it while nothing changed.
 model_hash() {
   (cd "$ROOT" && cat config.yml domain.yml \
-     $(find data/nlu data/rules data/stories data/authorization addons priorauth/nlu priorauth/kb/terms.py \
-         priorauth/kb/reader.py -type f \( -name '*.yml' -o -name '*.py' \) | sort) \
+     $(find data/nlu data/rules data/stories data/authorization addons/kb_entity_extractor.py priorauth/nlu \
+ priorauth/kb/terms.py priorauth/kb/reader.py priorauth/kb/loader.py -type f \( -name '*.yml' -o -name '*.py' \) | sort) \
      | sha256sum | cut -c1-16)
 }
 
