@@ -8,14 +8,11 @@ logs a field value or a message text.
 
 from __future__ import annotations
 
-import hmac
 import logging
-import os
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -27,6 +24,7 @@ from sqlalchemy.orm import sessionmaker
 from actions import backend
 from actions.answer import PAYLOAD_CHANNELS
 from actions.context import context_from
+from priorauth.agent_auth import agent_vouched
 from priorauth.drafts.export import DraftNotReady, to_pas_bundle
 from priorauth.drafts.models import Draft, required_fields, utc_now
 from priorauth.drafts.parsing import extract_fields
@@ -84,19 +82,6 @@ def owner_of(tracker: Tracker) -> str:
     if agent_id and agent_vouched(tracker.sender_id, str(agent_id), metadata.get("agent_signature")):
         return f"agent:{agent_id}"
     return tracker.sender_id
-
-
-def agent_vouched(sender: str, agent_id: str, signature: Any) -> bool:
-    """Whether the agent channel signed this agent id: any client can put one in its metadata."""
-    from addons.agent_channel import TOKEN_ENV, TOKEN_FILE, agent_signature  # Rasa's channel: load when needed
-
-    token = os.environ.get(TOKEN_ENV)
-    run_dir = os.environ.get("PRIORAUTH_RUN_DIR")
-    if not token and run_dir and (Path(run_dir) / TOKEN_FILE).exists():
-        token = (Path(run_dir) / TOKEN_FILE).read_text(encoding="utf-8").strip()  # a local run's token
-    if not token or not isinstance(signature, str):
-        return False
-    return hmac.compare_digest(signature.encode(), agent_signature(token, sender, agent_id).encode())
 
 
 def reference_in(text: str | None) -> str | None:

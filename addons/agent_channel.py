@@ -12,14 +12,10 @@ and the tests do) gets a random one kept in $PRIORAUTH_RUN_DIR/agent-token; othe
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import logging
-import os
 import re
-import secrets
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
@@ -28,32 +24,13 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from priorauth.agent_auth import TOKEN_ENV, agent_signature, agent_token
+
 logger = logging.getLogger(__name__)
 
-TOKEN_ENV = "PRIORAUTH_AGENT_TOKEN"
-TOKEN_FILE = "agent-token"
 AGENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
 SESSION_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 MAX_MESSAGE_CHARS = 2000
-
-
-def agent_token(environ: dict | None = None) -> str | None:
-    """The token the panel must present: the environment's, else a local run's generated one, else none."""
-    environ = os.environ if environ is None else environ
-    if environ.get(TOKEN_ENV):
-        return environ[TOKEN_ENV]
-    run_dir = environ.get("PRIORAUTH_RUN_DIR")
-    if not run_dir:
-        return None
-    path = Path(run_dir) / TOKEN_FILE
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # Created 0600 in one step: the token is never readable by others, not even briefly.
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(secrets.token_urlsafe(32))
-        logger.warning("%s is not set: the agent panel's token for this local run is in %s", TOKEN_ENV, path)
-    return path.read_text(encoding="utf-8").strip()
 
 
 def token_matches(expected: str | None, authorization: str | None) -> bool:
@@ -61,15 +38,6 @@ def token_matches(expected: str | None, authorization: str | None) -> bool:
     if not expected or scheme.lower() != "bearer" or not given:
         return False
     return hmac.compare_digest(given.strip().encode(), expected.encode())
-
-
-def agent_signature(token: str, sender: str, agent_id: str) -> str:
-    """Proof, in the message's metadata, that this channel (holder of the token) vouches for the agent id.
-
-    Any channel's client can put `agent_id` in its metadata (REST and socket.io pass metadata through);
-    an action that grants an agent's rights checks this signature with hmac.compare_digest first.
-    """
-    return hmac.new(token.encode(), f"{sender}\n{agent_id}".encode(), hashlib.sha256).hexdigest()
 
 
 def sender_for(agent_id: str, session: str) -> str:

@@ -19,10 +19,16 @@ def main() -> int:
     entity_file = next(iter(args.results.glob("*EntityExtractor_report.json")), None)
     if entity_file:
         entities = json.loads(entity_file.read_text())
-        line += f", entity F1 (micro) {entities.get('micro avg', entities.get('weighted avg', {})).get('f1-score', 0):.3f}"
+        overall = entities.get("micro avg", entities.get("weighted avg", {}))
+        line += f", entity F1 (micro) {overall.get('f1-score', 0):.3f}"
     print(line)
-    worst = sorted(((v["f1-score"], k) for k, v in intents.items() if isinstance(v, dict) and "support" in v
-                    and k not in ("macro avg", "weighted avg", "micro avg")))[:5]
+    worst = sorted(
+        (
+            (v["f1-score"], k)
+            for k, v in intents.items()
+            if isinstance(v, dict) and "support" in v and k not in ("macro avg", "weighted avg", "micro avg")
+        )
+    )[:5]
     print("weakest intents:", ", ".join(f"{k} {f:.2f}" for f, k in worst))
     errors = args.results / "intent_errors.json"
     if errors.exists():

@@ -17,14 +17,13 @@ from sanic import Sanic
 
 from addons.agent_channel import (
     AgentInput,
-    agent_signature,
-    agent_token,
     sender_for,
     token_matches,
     turns_from_collected,
     turns_from_events,
 )
 from addons.web_pages import WebPages, resolve
+from priorauth.agent_auth import agent_signature, agent_token
 
 TOKEN = "s3cret-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

@@ -30,7 +30,7 @@ from actions.drafts import (
     complete_service_date,
     repository,
 )
-from addons.agent_channel import agent_signature
+from priorauth.agent_auth import agent_signature
 from priorauth.db import create_all, make_engine, make_session_factory
 from priorauth.drafts.validators import FIELDS
 from priorauth.kb.loader import load_kb
