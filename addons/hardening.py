@@ -11,7 +11,7 @@ that installs, once per process:
      `metadata` an object and `input_channel` a short name if given. Rasa itself answers 500 to an empty
      body or a JSON array. What Rasa then reads is exactly the object that was checked.
    - a per-sender token bucket on that webhook: `PRIORAUTH_RATE_PER_SENDER` messages per second
-     (2), bursts of `PRIORAUTH_RATE_BURST` (20); 429 with Retry-After above it. In-process: each
+     (3), bursts of `PRIORAUTH_RATE_BURST` (30); 429 with Retry-After above it. In-process: each
      replica counts its own (with sticky routing, one replica sees a conversation).
    Errors are JSON {"error": code, "message": text}; the app's own errors (404, 405, 413 from Sanic)
    are JSON too, without tracebacks. `SANIC_REQUEST_MAX_SIZE` (else 1 MiB here) caps every body.
@@ -20,6 +20,8 @@ that installs, once per process:
 4. **A reply when a message cannot be processed at all** (tracker store or lock store unreachable,
    lock timeout: patch of `Agent.handle_message`, see `patch_agent`). Rasa 3.6's REST channel would
    answer HTTP 200 `[]` - a silent bot - and the socket.io channel nothing.
+5. **No silent fallback of the tracker store** to a per-replica memory store when the database fails
+   (`patch_tracker_store_fallback`), and reconnection after a database restart (`patch_tracker_store_engine`).
 
 `AtomicRedisLockStore` (endpoints.yml `lock_store: type: addons.hardening.AtomicRedisLockStore`) is
 Rasa's Redis lock store with its read-modify-write steps made atomic.
@@ -59,6 +61,7 @@ SENDER = re.compile(r"[A-Za-z0-9._:@-]{1,128}")
 RESERVED_SENDER_PREFIXES = ("agent:",)  # the agent side panel's conversations (addons/agent_channel.py)
 INPUT_CHANNEL = re.compile(r"[a-z][a-z0-9_]{0,31}")
 DEFAULT_REQUEST_MAX_SIZE = 1024 * 1024
+UNCHANGED = object()  # AtomicRedisLockStore: nothing to write
 
 
 def _env_number(name: str, default: float, environ: dict | None = None) -> float:
@@ -194,7 +197,8 @@ def _describe(exc: BaseException) -> str:
     names, seen = [], set()
     while exc is not None and id(exc) not in seen and len(names) < 5:
         seen.add(id(exc))
-        names.append(type(exc).__name__)
+        status = getattr(exc, "status", None)
+        names.append(type(exc).__name__ + (f" (HTTP {status})" if isinstance(status, int) else ""))
         exc = exc.__cause__ or exc.__context__
     return " <- ".join(names)
 
@@ -295,15 +299,69 @@ def patch_agent() -> None:
     Agent.handle_message = handle_message
 
 
+def patch_tracker_store_engine() -> None:
+    """The SQL tracker store's PostgreSQL engine checks a pooled connection before using it.
+
+    Rasa 3.6 builds it without `pool_pre_ping` (rasa/core/tracker_store.py `create_engine_kwargs`):
+    after a database restart every pooled connection is dead and each fails one message. With the
+    ping, the first message after the database is back is answered.
+    """
+    from rasa.core import tracker_store
+
+    if getattr(tracker_store.create_engine_kwargs, "priorauth_patched", False):
+        return
+    original = tracker_store.create_engine_kwargs
+
+    @functools.wraps(original)
+    def create_engine_kwargs(url):
+        kwargs = original(url)
+        if tracker_store.is_postgresql_url(url):
+            kwargs.setdefault("pool_pre_ping", True)
+        return kwargs
+
+    create_engine_kwargs.priorauth_patched = True  # type: ignore[attr-defined]
+    tracker_store.create_engine_kwargs = create_engine_kwargs
+
+
+def patch_tracker_store_fallback() -> None:
+    """A tracker store failure is an error, not a silent switch to this replica's memory.
+
+    Rasa 3.6 wraps the configured store in `FailSafeTrackerStore` (rasa/core/tracker_store.py, made in
+    rasa/core/agent.py): when the database fails, `retrieve` returns None - the conversation silently
+    starts over, its context and open form gone - and `save` writes to an `InMemoryTrackerStore` of
+    this replica alone - the turn never reaches the database or the other replicas. Here both raise,
+    so `patch_agent` tells the user to try again, and the next message finds the conversation intact.
+    """
+    from rasa.core.tracker_store import FailSafeTrackerStore
+
+    if getattr(FailSafeTrackerStore.save, "priorauth_patched", False):
+        return
+
+    async def retrieve(self, sender_id):
+        return await self._tracker_store.retrieve(sender_id)
+
+    async def retrieve_full_tracker(self, sender_id):
+        return await self._tracker_store.retrieve_full_tracker(sender_id)
+
+    async def save(self, tracker):
+        await self._tracker_store.save(tracker)
+
+    for method in (retrieve, retrieve_full_tracker, save):
+        method.priorauth_patched = True  # type: ignore[attr-defined]
+        setattr(FailSafeTrackerStore, method.__name__, method)
+
+
 _patch_lock = threading.Lock()
 
 
 def install_process_patches() -> None:
-    """Log masking and the two reply patches; idempotent."""
+    """Log masking, the reply patches and the tracker store's; idempotent."""
     with _patch_lock:
         logfilter.install()
         patch_remote_action()
         patch_agent()
+        patch_tracker_store_engine()
+        patch_tracker_store_fallback()
 
 
 # --- the channel that installs it all ---------------------------------------------------------------
@@ -327,16 +385,16 @@ class Hardening(InputChannel):
         return cls(
             max_body_bytes=int(setting("max_body_bytes", "PRIORAUTH_MAX_BODY_BYTES", 16 * 1024)),
             max_message_chars=int(setting("max_message_chars", "PRIORAUTH_MAX_MESSAGE_CHARS", 4000)),
-            rate_per_sender=setting("rate_per_sender", "PRIORAUTH_RATE_PER_SENDER", 2.0),
-            rate_burst=setting("rate_burst", "PRIORAUTH_RATE_BURST", 20.0),
+            rate_per_sender=setting("rate_per_sender", "PRIORAUTH_RATE_PER_SENDER", 3.0),
+            rate_burst=setting("rate_burst", "PRIORAUTH_RATE_BURST", 30.0),
         )
 
     def __init__(
         self,
         max_body_bytes: int = 16 * 1024,
         max_message_chars: int = 4000,
-        rate_per_sender: float = 2.0,
-        rate_burst: float = 20.0,
+        rate_per_sender: float = 3.0,
+        rate_burst: float = 30.0,
     ) -> None:
         install_process_patches()
         self.guard = WebhookGuard(max_body_bytes, max_message_chars, RateLimiter(rate_per_sender, rate_burst))
@@ -409,18 +467,21 @@ class AtomicRedisLockStore(RedisLockStore):
         LockStore.__init__(self)
 
     def _transact(self, conversation_id: str, change: Callable[[Any], tuple[Any, Any]]) -> Any:
-        """Runs change(lock or None) -> (lock to save or None to delete, result) atomically."""
+        """Runs change(lock or None) -> (lock to save, None to delete, or UNCHANGED; result) atomically."""
         import redis
         from rasa.core.lock import TicketLock
 
         key = self.key_prefix + conversation_id
         with self.red.pipeline() as pipe:
-            for _ in range(200):
+            for _ in range(1000):
                 try:
                     pipe.watch(key)
                     raw = pipe.get(key)
                     lock = TicketLock.from_dict(json.loads(raw)) if raw else None
                     new_lock, result = change(lock)
+                    if new_lock is UNCHANGED or (new_lock is None and lock is None):
+                        pipe.unwatch()
+                        return result
                     pipe.multi()
                     if new_lock is None:
                         pipe.delete(key)
@@ -446,17 +507,20 @@ class AtomicRedisLockStore(RedisLockStore):
             raise LockError(f"Error while acquiring lock. Error:\n{_describe(exc)}") from exc
 
     def update_lock(self, conversation_id: str) -> None:
+        # Called by every waiting turn at each poll: it writes only when a ticket has expired.
         def change(lock):
-            if lock is not None:
-                lock.remove_expired_tickets()
+            if lock is None or not any(t.has_expired() for t in lock.tickets):
+                return UNCHANGED, None
+            lock.remove_expired_tickets()
             return lock, None
 
         self._transact(conversation_id, change)
 
     def finish_serving(self, conversation_id: str, ticket_number: int) -> None:
         def change(lock):
-            if lock is not None:
-                lock.remove_ticket_for(ticket_number)
+            if lock is None:
+                return UNCHANGED, None
+            lock.remove_ticket_for(ticket_number)
             return lock, None
 
         self._transact(conversation_id, change)

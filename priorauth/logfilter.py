@@ -12,8 +12,8 @@ What is masked, in the message, its arguments, and formatted tracebacks:
   -> "**/**/****";
 - any other date (3/4/1961, 03-04-61, 1961-03-04, 04.03.1961, March 4, 1961, 4th of March 1961) -> "**/**/****",
   except an ISO date followed by a time (a log timestamp);
-- anything shaped like an unlabelled member id: three letters and 6-17 digits ("XYZ123456789"), or a
-  bare run of 9-20 digits (this also masks NPIs and tax ids; decimals such as 0.123456789 and epoch
+- anything shaped like an unlabelled member id: one to four letters and 6-17 digits ("XYZ123456789",
+  "H123456789"), or a bare run of 9-20 digits (this also masks NPIs and tax ids; decimals such as 0.123456789 and epoch
   timestamps with a fraction are left alone) -> "****6789".
 Not covered: values passed in a record's `extra` dict (set after the factory runs) and text written to
 stdout/stderr without `logging`.
@@ -60,7 +60,7 @@ _PATTERN = re.compile(
             rf"|\b{_MONTH}\.?\s+\d{{1,2}}{_ORD},?\s+\d{{4}}\b"
             rf"|\b\d{{1,2}}{_ORD}\s+(?:of\s+)?{_MONTH}\.?,?\s+\d{{4}}\b)",
             # unlabelled member-id shapes
-            r"(?P<idshape>\b[A-Za-z]{3}\d{6,17}\b|(?<![\w.\-])\d{9,20}(?!\w|\.\d))",
+            r"(?P<idshape>\b[A-Za-z]{1,4}\d{6,17}\b|(?<![\w.\-])\d{9,20}(?!\w|\.\d))",
         ]
     ),
     re.IGNORECASE,

@@ -1,0 +1,161 @@
+"""Request checks, size caps, the per-sender rate limit, CORS and the HTTP API, on the running replicas."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import requests
+
+from tests.production.cluster import add_figures
+from tests.servers import ROOT
+
+MALFORMED = [
+    # (body, expected status, expected error code)
+    (b"", 400, "invalid_request"),
+    (b"   ", 400, "invalid_request"),
+    (b"[]", 400, "invalid_request"),
+    (b'[{"sender": "a", "message": "hi"}]', 400, "invalid_request"),
+    (b'"hello"', 400, "invalid_request"),
+    (b"null", 400, "invalid_request"),
+    (b"{", 400, "invalid_json"),
+    (b"\xff\xfe{}", 400, "invalid_json"),
+    (b"sender=a&message=hi", 400, "invalid_json"),
+    (b"{}", 400, "invalid_sender"),
+    (b'{"message": "hi"}', 400, "invalid_sender"),
+    (b'{"sender": 5, "message": "hi"}', 400, "invalid_sender"),
+    (b'{"sender": "", "message": "hi"}', 400, "invalid_sender"),
+    (b'{"sender": "a b", "message": "hi"}', 400, "invalid_sender"),
+    (json.dumps({"sender": "x" * 129, "message": "hi"}).encode(), 400, "invalid_sender"),
+    (b'{"sender": "agent:a1:s1", "message": "hi"}', 400, "invalid_sender"),
+    (b'{"sender": "ok-1"}', 400, "invalid_message"),
+    (b'{"sender": "ok-1", "message": null}', 400, "invalid_message"),
+    (b'{"sender": "ok-1", "message": ["hi"]}', 400, "invalid_message"),
+    (b'{"sender": "ok-1", "message": {"text": "hi"}}', 400, "invalid_message"),
+    (b'{"sender": "ok-1", "message": ""}', 400, "invalid_message"),
+    (b'{"sender": "ok-1", "message": "a\\u0000b"}', 400, "invalid_message"),
+    (b'{"sender": "ok-1", "message": "\\ud800"}', 400, "invalid_message"),
+    (b'{"sender": "ok-1", "message": "hi", "metadata": "x"}', 400, "invalid_metadata"),
+    (b'{"sender": "ok-1", "message": "hi", "input_channel": "Agent Panel!"}', 400, "invalid_input_channel"),
+    (json.dumps({"sender": "ok-1", "message": "x" * 4001}).encode(), 413, "message_too_long"),
+    (json.dumps({"sender": "ok-1", "message": "x" * 16400}).encode(), 413, "payload_too_large"),
+]
+
+
+@pytest.mark.parametrize(("body", "status", "code"), MALFORMED, ids=[f"{i}" for i in range(len(MALFORMED))])
+def test_malformed_requests_get_a_clear_4xx(live, body, status, code):
+    for i in (1, 2):
+        response = requests.post(f"{live.replica_url(i)}/webhooks/rest/webhook", data=body, timeout=30)
+        assert response.status_code == status, response.text
+        error = response.json()
+        assert error["error"] == code and error["message"], error
+
+
+def test_body_caps(live):
+    url = f"{live.replica_url(1)}/webhooks/rest/webhook"
+    # Just under the cap: a normal message with bulky metadata is accepted.
+    body = json.dumps({"sender": live.sender("cap"), "message": "hi", "metadata": {"pad": "p" * 16000}}).encode()
+    assert len(body) <= 16384
+    assert requests.post(url, data=body, timeout=60).status_code == 200
+    # Above Sanic's own cap (SANIC_REQUEST_MAX_SIZE): still a JSON 413, no body read.
+    big = requests.post(url, data=b"z" * (2 * 1024 * 1024), timeout=60)
+    assert big.status_code == 413 and big.json()["error"] == "payload_too_large"
+    # The front (nginx, client_max_body_size 16k) refuses before Rasa sees it.
+    assert requests.post(f"{live.front}/webhooks/rest/webhook", data=b"z" * 17000, timeout=30).status_code == 413
+    # Other webhooks (the agent channel) are capped too.
+    agent = requests.post(f"{live.replica_url(1)}/webhooks/agent/webhook", data=b"z" * 17000, timeout=30)
+    assert agent.status_code in (404, 413)
+
+
+def test_per_sender_rate_limit(live):
+    url = f"{live.replica_url(1)}/webhooks/rest/webhook"
+    flooder, other = live.sender("flood"), live.sender("calm")
+    with ThreadPoolExecutor(8) as pool:
+        statuses = list(
+            pool.map(lambda _: requests.post(url, json={"sender": flooder, "message": "/greet"}, timeout=60), range(80))
+        )
+    codes = [r.status_code for r in statuses]
+    limited = [r for r in statuses if r.status_code == 429]
+    add_figures(rate_limit_flood=f"{codes.count(200)} accepted, {len(limited)} refused of 80 rapid messages")
+    assert limited, codes
+    assert limited[0].json()["error"] == "rate_limited" and int(limited[0].headers["Retry-After"]) >= 1
+    assert set(codes) <= {200, 429}
+    # Another conversation is not affected, and the flooder is let in again after a pause.
+    assert requests.post(url, json={"sender": other, "message": "hi"}, timeout=60).status_code == 200
+    time.sleep(1.2)
+    assert requests.post(url, json={"sender": flooder, "message": "hi"}, timeout=60).status_code == 200
+    # Refused messages were not processed: the tracker holds only the accepted ones.
+    assert live.count_events(flooder) > 0
+    users = [e for e in live.events(flooder).get(flooder, []) if e[0] == "user"]
+    assert len(users) == codes.count(200) + 1
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/status"),
+        ("GET", "/version"),
+        ("GET", "/conversations/someone/tracker"),
+        ("POST", "/conversations/someone/messages"),
+        ("POST", "/model/parse"),
+        ("PUT", "/model"),
+        ("GET", "/domain"),
+    ],
+)
+def test_rasa_http_api_is_off(live, method, path):
+    for base in (live.replica_url(1), live.front):
+        response = requests.request(method, base + path, json={}, timeout=30)
+        assert response.status_code in (404, 405), (base, path, response.status_code)
+        assert "Traceback" not in response.text
+
+
+def test_cors_allows_only_the_configured_origin(live):
+    url = f"{live.replica_url(1)}/webhooks/rest/webhook"
+    good = requests.options(
+        url, headers={"Origin": "http://localhost:8080", "Access-Control-Request-Method": "POST"}, timeout=30
+    )
+    evil = requests.options(
+        url, headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"}, timeout=30
+    )
+    assert good.headers.get("Access-Control-Allow-Origin") == "http://localhost:8080"
+    assert evil.headers.get("Access-Control-Allow-Origin") in (None, "")
+
+
+def run_sh_dry_run(**env: str) -> str:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("RASA_", "PRIORAUTH_", "ALLOWED_ORIGIN"))}
+    clean.update(env)
+    out = subprocess.run(
+        ["bash", "scripts/run.sh", "--dry-run"], cwd=ROOT, env=clean, capture_output=True, text=True, timeout=600
+    )
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
+def test_run_sh_keeps_the_api_off_unless_authenticated(tmp_path):
+    plain = run_sh_dry_run(PRIORAUTH_RUN_DIR=str(tmp_path))
+    assert "--enable-api" not in plain
+    assert f"endpoints: {ROOT / 'endpoints.yml'}" in plain  # embedded default: SQLite, in-memory lock store
+    secret = "s3cr3t-token-value"
+    with_token = run_sh_dry_run(PRIORAUTH_RUN_DIR=str(tmp_path), RASA_AUTH_TOKEN=secret, RASA_JWT_SECRET=secret)
+    assert "--enable-api --auth-token <redacted> --jwt-secret <redacted>" in with_token
+    assert secret not in with_token
+
+
+def test_run_sh_generates_production_endpoints_without_secrets(tmp_path):
+    password = "pw-never-on-disk"
+    out = run_sh_dry_run(
+        PRIORAUTH_RUN_DIR=str(tmp_path),
+        PRIORAUTH_TRACKER_URL=f"postgresql://rasa:{password}@db.internal:5432/rasa_tracker?sslmode=require",
+        PRIORAUTH_REDIS_URL=f"redis://:{password}@redis.internal:6379/1",
+        ALLOWED_ORIGIN="https://assistant.example.org",
+    )
+    generated = tmp_path / "endpoints.generated.yml"
+    assert f"endpoints: {generated}" in out and "--cors https://assistant.example.org" in out
+    content = generated.read_text()
+    assert password not in content
+    assert "url: ${PRIORAUTH_TRACKER_URL}" in content and "dialect: postgresql" in content
+    assert "type: addons.hardening.AtomicRedisLockStore" in content and "url: ${PRIORAUTH_REDIS_URL}" in content
