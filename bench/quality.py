@@ -51,6 +51,7 @@ TOPIC_INTENTS = {
     "out_of_scope": "out_of_scope",
 }
 QUICK_PER_TOPIC = 2
+COPIED = "copies an existing phrasing"
 # Fixed responses (domain.yml), recognised by a phrase of their text.
 FIXED_RESPONSES = [
     ("can't answer that from my sources", "out_of_scope"),
@@ -122,24 +123,35 @@ def tokens(text: str) -> list[str]:
 
 
 def source_paragraphs(sources: Path = SOURCES) -> list[dict]:
-    """The source documents' paragraphs: blocks between blank lines; a heading, a question or a line ending in
-    ':' joins the block after it, and a run of bullet blocks stays one paragraph (a list is one passage)."""
+    """The source documents' paragraphs: blocks between blank lines, where a heading, a question or a line
+    ending in ':' joins the block after it, a run of bullet blocks stays one paragraph, and a list introduced
+    by ':' keeps its headed sub-lists (e.g. "the following modalities:" with its spine, joint and pain lists)."""
     paragraphs = []
     for path in sorted(sources.glob("*.txt")):
         blocks = [b.strip() for b in re.split(r"\n\s*\n", path.read_text(encoding="utf-8")) if b.strip()]
         merged: list[str] = []
         joins_next = False
-        for block in blocks:
-            is_bullet = block.lstrip().startswith("•")
-            if merged and (joins_next or (is_bullet and merged[-1].splitlines()[-1].lstrip().startswith("•"))):
+        for i, block in enumerate(blocks):
+            lines = block.splitlines()
+            last = lines[-1].strip()
+            heading = len(lines) == 1 and len(last.split()) <= 15 and not last.endswith((".", "!"))
+            current = merged[-1].splitlines() if merged else [""]
+            in_list = _is_bullet(current[-1]) and any(line.rstrip().endswith(":") for line in current)
+            follows_list = _is_bullet(block) and _is_bullet(current[-1])
+            sub_list = (
+                in_list and heading and not last.endswith(":") and i + 1 < len(blocks) and _is_bullet(blocks[i + 1])
+            )
+            if merged and (joins_next or follows_list or sub_list):
                 merged[-1] += "\n" + block
             else:
                 merged.append(block)
-            last = block.splitlines()[-1].strip()
-            heading = len(block.splitlines()) == 1 and len(last.split()) <= 15 and not last.endswith((".", "!"))
-            joins_next = last.endswith(":") or (heading and not is_bullet)
+            joins_next = last.endswith(":") or (heading and not _is_bullet(block))
         paragraphs += [{"source": path.name[:3], "text": text} for text in merged]
     return paragraphs
+
+
+def _is_bullet(text: str) -> bool:
+    return text.lstrip().startswith("•")
 
 
 class KeywordSearch:
@@ -179,7 +191,7 @@ def check_questions(questions: list[dict]) -> list[str]:
                 problems.append(f"{qid}: required fact not in the sources: {fact!r}")
         for text in [*q.get("before", []), q.get("q", "")]:
             if _plain(text) in copied:
-                problems.append(f"{qid}: copies an existing phrasing: {text!r}")
+                problems.append(f"{qid}: {COPIED}: {text!r}")
     return problems
 
 
@@ -223,6 +235,12 @@ def run(url: str, quick: bool = False, questions: list[dict] | None = None) -> t
     """Ask every question through REST (a fresh conversation each, with its earlier turns) and BM25."""
     questions = select(questions or load_questions(), quick)
     problems = check_questions(questions)
+    copied = {p.split(":", 1)[0] for p in problems if COPIED in p}
+    if copied:
+        # The training data or the tests now hold one of these phrasings: it is no longer held out.
+        log(f"  skipping {len(copied)} question(s) whose phrasing is now in data/nlu or tests: {sorted(copied)}")
+        questions = [q for q in questions if q["id"] not in copied]
+    problems = [p for p in problems if COPIED not in p]
     if problems:
         raise SystemExit("the question set is invalid:\n  " + "\n  ".join(problems))
     search = KeywordSearch()
@@ -257,7 +275,9 @@ def run(url: str, quick: bool = False, questions: list[dict] | None = None) -> t
             }
         )
         progress.step()
-    return summarize(details, latencies), details
+    summary = summarize(details, latencies)
+    summary["skipped_as_copied"] = sorted(copied)
+    return summary, details
 
 
 def _answered_as(replies: list[dict]) -> str:
