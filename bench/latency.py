@@ -4,7 +4,8 @@ Conversations of a few turns (real questions from bench/questions.yml, follow-up
 and 50 concurrent conversations against the assistant (Rasa server + action server + knowledge-base
 database + SQLite tracker store) and against the floor (the same config.yml on a two-intent toy domain
 with no custom actions, same endpoints). Levels alternate between the two systems so that both see the
-same background load. An empty reply `[]`, an HTTP error or a timeout counts as an error.
+same background load. An empty reply `[]`, a "temporarily unavailable" reply, an HTTP error (a 429 of the rate
+limiter included) or a timeout counts as an error.
 """
 
 from __future__ import annotations
@@ -18,13 +19,26 @@ from pathlib import Path
 import requests
 import yaml
 
-from bench.common import BENCH, OUT, ROOT, Progress, ask, load_questions, log, summarize_ms, train_model
+from bench.common import (
+    BENCH,
+    OUT,
+    ROOT,
+    Progress,
+    ask,
+    load_questions,
+    log,
+    reply_text,
+    summarize_ms,
+    train_model,
+)
 
 FLOOR_DIR = BENCH / "floor"
 LEVELS = {"quick": [1, 10], "full": [1, 10, 50]}
 # Conversations per level (each 3-4 turns).
 CONVERSATIONS = {"quick": {1: 8, 10: 30}, "full": {1: 30, 10: 80, 50: 200}}
 TURNS_PER_CONVERSATION = 4
+# A reply saying that a backend failed (utter_service_unavailable, addons/hardening.py) is an error too.
+FAILURE_MARKERS = ["temporarily unavailable"]
 
 
 def conversations(seed: int = 7) -> list[list[str]]:
@@ -88,8 +102,11 @@ def run_level(url: str, scripts: list[list[str]], concurrency: int, n_conversati
                 start = time.monotonic()
                 error = None
                 try:
-                    if not ask(http, url, sender, text, timeout=120):
+                    replies = ask(http, url, sender, text, timeout=120)
+                    if not replies:
                         error = "empty reply []"
+                    elif any(m in reply_text(replies) for m in FAILURE_MARKERS):
+                        error = "service unavailable reply"
                 except requests.RequestException as exc:
                     error = type(exc).__name__
                 elapsed = time.monotonic() - start

@@ -326,7 +326,13 @@ def summarize(details: list[dict], latencies: list[float]) -> dict:
             for d in details
             if not d["assistant"]["passed"]
         ],
-        "errors": sum(1 for d in details if d["assistant"]["error"] or not d["assistant"]["answer"]),
+        "errors": sum(
+            1
+            for d in details
+            if d["assistant"]["error"]
+            or not d["assistant"]["answer"]
+            or "temporarily unavailable" in d["assistant"]["answer"]
+        ),
         "sequential_latency": summarize_ms(latencies),
     }
 
