@@ -261,3 +261,160 @@ def _draw_charts(results: dict, out_dir: Path) -> list[Path]:
         plt.close(fig)
         written.append(path)
     return written
+
+
+# ------------------------------------------------------------------------------------------- markdown
+def _ms(us: float, digits: int = 1) -> float:
+    return round(us / 1000, digits)
+
+
+def markdown(results: dict) -> str:
+    """The figures as Markdown tables, for the README's Performance section."""
+    parts = results.get("parts", {})
+    out: list[str] = []
+
+    def table(header: list[str], rows: list[list]) -> None:
+        out.append("| " + " | ".join(header) + " |")
+        out.append("| " + " | ".join("---" if i == 0 else "---:" for i in range(len(header))) + " |")
+        out.extend("| " + " | ".join("" if c is None else str(c) for c in row) + " |" for row in rows)
+        out.append("")
+
+    if "quality" in parts:
+        q = parts["quality"]["figures"]
+        out.append(f"**Answer quality** ({q['n_questions']} questions):\n")
+        rows = [[t.replace("_", " "), v["n"], _pct(v["assistant"]), _pct(v["bm25"])] for t, v in q["by_topic"].items()]
+        rows.append(
+            ["**all**", q["n_questions"], f"**{_pct(q['assistant_accuracy'])}**", f"**{_pct(q['bm25_accuracy'])}**"]
+        )
+        table(["topic", "questions", "assistant (REST)", "BM25 best paragraph"], rows)
+    if "nlu" in parts:
+        n = parts["nlu"]["figures"]
+        cv = n["cross_validation"]
+        rows = [
+            [
+                f"intent accuracy, {cv['folds']}-fold cross-validation "
+                f"({cv['examples']} examples, {cv['intents']} intents)",
+                cv["intent_accuracy"],
+            ],
+            [
+                "intent macro F1 / weighted F1 (cross-validation)",
+                f"{cv['intent_macro_f1']} / {cv['intent_weighted_f1']}",
+            ],
+        ]
+        if n.get("question_set"):
+            rows.append(["intent accuracy on the question set (new phrasings)", n["question_set"]["intent_accuracy"]])
+        e = n["entities"]["micro"]
+        rows.append(
+            [
+                f"entity precision / recall / F1 (knowledge-base matcher, {n['entities']['questions']} questions)",
+                f"{e['precision']} / {e['recall']} / {e['f1']}",
+            ]
+        )
+        out.append("**NLU:**\n")
+        table(["metric", "value"], rows)
+        pairs = ", ".join(f"{c['intent']} → {c['predicted']} ({c['count']})" for c in cv["worst_confusions"][:5])
+        out.append(f"Worst confusion pairs (cross-validation): {pairs}.\n")
+    if "latency" in parts:
+        lat = parts["latency"]["figures"]
+        rows = []
+        for ours, floor, ratio in zip(lat["assistant"], lat["floor"], lat["ratio_to_floor"], strict=True):
+            rows.append(
+                [
+                    ours["concurrency"],
+                    ours["turns"],
+                    ours["p50_ms"],
+                    ours["p95_ms"],
+                    ours["p99_ms"],
+                    ours["turns_per_second"],
+                    ours["errors"],
+                    floor["p50_ms"],
+                    floor["p95_ms"],
+                    floor["turns_per_second"],
+                    f"{ratio['p50_ratio']}× / {ratio['p95_ratio']}×",
+                ]
+            )
+        out.append("**Latency per turn and throughput** (REST, ms):\n")
+        table(
+            [
+                "concurrent conversations",
+                "turns",
+                "p50",
+                "p95",
+                "p99",
+                "turns/s",
+                "errors",
+                "floor p50",
+                "floor p95",
+                "floor turns/s",
+                "p50 / p95 vs floor",
+            ],
+            rows,
+        )
+    if "growth" in parts:
+        g = parts["growth"]["figures"]
+        a, b = g["in_process"]["1x"], g["in_process"]["10x"]
+        kb = g["knowledge_base"]
+        rows = [
+            [
+                "procedures / codes / matcher terms",
+                f"{kb['real_procedures']} / {kb['real_codes']} / {a['terms']}",
+                f"{kb['procedures']} / {kb['codes']} / {b['terms']}",
+            ],
+            ["`KBMatcher.extract`, mean per message (ms)", _ms(a["extract"]["mean_us"]), _ms(b["extract"]["mean_us"])],
+        ]
+        if a.get("extract_phases"):
+            rows += [
+                [
+                    "— of which the spaCy PhraseMatchers (ms)",
+                    _ms(a["extract_phases"]["phrase_matchers"], 3),
+                    _ms(b["extract_phases"]["phrase_matchers"], 3),
+                ],
+                [
+                    "— of which the fuzzy near-miss pass (ms)",
+                    _ms(a["extract_phases"]["fuzzy"]),
+                    _ms(b["extract_phases"]["fuzzy"]),
+                ],
+            ]
+        rows += [
+            [
+                "`review_requirement`, mean / p50 per call (ms)",
+                f"{_ms(a['review_requirement']['mean_us'])} / {_ms(a['review_requirement']['p50_us'])}",
+                f"{_ms(b['review_requirement']['mean_us'])} / {_ms(b['review_requirement']['p50_us'])}",
+            ],
+            [
+                "validate + load the knowledge base (s)",
+                f"{a['read_and_validate_seconds']} + {a['load_seconds']}",
+                f"{b['read_and_validate_seconds']} + {b['load_seconds']}",
+            ],
+            ["training (s)", g["training_seconds"]["1x"], g["training_seconds"]["10x"]],
+        ]
+        for x1, x10 in zip(g["rest"]["1x"], g["rest"]["10x"], strict=True):
+            rows.append(
+                [
+                    f"REST p50 / p95 at {x1['concurrency']} concurrent (ms)",
+                    f"{x1['p50_ms']} / {x1['p95_ms']}",
+                    f"{x10['p50_ms']} / {x10['p95_ms']}",
+                ]
+            )
+        out.append("**Cost of growth** (knowledge base 1× vs 10×):\n")
+        table(["", "1×", "10×"], rows)
+    if "resources" in parts:
+        r = parts["resources"]["figures"]
+        rows = [[f"training time, {k} (s)", v["seconds"]] for k, v in r["training"].items()]
+        rows += [[f"model size, {k} (MB)", v["size_mb"]] for k, v in r["training"].items()]
+        for ready in r["start_to_ready_seconds"].values():
+            rows += [[f"start to ready, {server} server (s)", s] for server, s in ready.items()]
+        for when, per_system in r["rss_mb"].items():
+            for servers in per_system.values():
+                rows += [[f"RSS {when.replace('_', ' ')}, {server} server (MB)", mb] for server, mb in servers.items()]
+        out.append("**Resources:**\n")
+        table(["", "value"], rows)
+    return "\n".join(out)
+
+
+if __name__ == "__main__":
+    import json
+    import sys
+
+    source = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parent / "out" / "results.json"
+    print(markdown(json.loads(source.read_text())))
