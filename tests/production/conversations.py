@@ -192,6 +192,11 @@ class Talk:
         return sum(len(r.texts) for _m, r, _p in self.turns if r is not None)
 
 
+def bot_parts(texts: list[str | None]) -> int:
+    """How many REST messages the bot events' texts make: the channel splits a text at each blank line."""
+    return sum(len(t.strip().split("\n\n")) for t in texts if t)
+
+
 def tracker_problems(events: list[tuple], talk: Talk) -> tuple[list[str], int, int]:
     """What is wrong with one stored conversation, and how many events were lost and duplicated.
 
@@ -199,15 +204,15 @@ def tracker_problems(events: list[tuple], talk: Talk) -> tuple[list[str], int, i
     sent, in order, one bot event per text reply received, and each user event answered before the next.
     """
     users = [t for kind, t, _ in events if kind == "user"]
-    bots = [t for kind, t, _ in events if kind == "bot"]
+    bots = bot_parts([t for kind, t, _ in events if kind == "bot"])
     sent, bot_texts = talk.sent, talk.bot_texts
-    lost = max(0, len(sent) - len(users)) + max(0, bot_texts - len(bots))
-    duplicated = max(0, len(users) - len(sent)) + max(0, len(bots) - bot_texts)
+    lost = max(0, len(sent) - len(users)) + max(0, bot_texts - bots)
+    duplicated = max(0, len(users) - len(sent)) + max(0, bots - bot_texts)
     problems = []
     if users != sent:
         problems.append(f"{len(users)} user events for {len(sent)} messages sent, or out of order")
-    if len(bots) != bot_texts:
-        problems.append(f"{len(bots)} bot events for {bot_texts} replies received")
+    if bots != bot_texts:
+        problems.append(f"bot events hold {bots} messages, {bot_texts} were received")
     kinds = [kind for kind, _, _ in events if kind in ("user", "bot")]
     if any(k == "user" and (i + 1 == len(kinds) or kinds[i + 1] != "bot") for i, k in enumerate(kinds)):
         problems.append(f"a user event is not followed by its reply: {kinds}")

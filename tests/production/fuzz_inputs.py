@@ -194,7 +194,33 @@ def bad_bodies(rng: random.Random) -> Iterator[tuple[str, bytes]]:
         yield "binary", bytes(rng.randint(0, 255) for _ in range(rng.randint(1, 2000)))
 
 
-def cases(seed: int, n_texts: int, sender_for) -> list[Case]:
+def random_refusals(rng: random.Random, n: int, sender_for) -> Iterator[tuple[str, str, bytes]]:
+    """(kind, label, body) of randomly broken requests, all to be refused: cheap, so many."""
+    junk = [None, True, 0, -1, 1e308, [], {}, [None], {"a": {"b": []}}]
+    for i in range(n):
+        choice = i % 6
+        if choice == 0:
+            yield "body", "random-bytes", bytes(rng.randint(0, 255) for _ in range(rng.randint(0, 3000)))
+        elif choice == 1:
+            value = rng.choice(junk + [_random_text(rng, rng.randint(0, 50))])
+            yield "body", "json-not-object", json.dumps(value).encode()
+        elif choice == 2:
+            sender = _random_text(rng, rng.randint(1, 40)) + rng.choice([" ", "/", "\n", "é", "👍"])
+            yield "envelope", "random-sender", json.dumps({"sender": sender, "message": "hi"}).encode()
+        elif choice == 3:
+            message = rng.choice(junk)
+            yield "envelope", "message-type", json.dumps({"sender": sender_for("fz-rej"), "message": message}).encode()
+        elif choice == 4:
+            text = _random_text(rng, rng.randint(0, 30))
+            broken = rng.choice([text + r"\u0000" + text, text + r"\ud800", r"\udfff" + text, r" \t\n "])
+            raw = '{"sender": "' + sender_for("fz-rej") + '", "message": "' + broken + '"}'  # raw JSON escapes
+            yield "envelope", "bad-text", raw.encode()
+        else:
+            whole = json.dumps({"sender": sender_for("fz-rej"), "message": "does 27447 need PA?"}).encode()
+            yield "body", "truncated", whole[: rng.randint(0, len(whole) - 1)]
+
+
+def cases(seed: int, n_texts: int, sender_for, n_random_refusals: int = 800) -> list[Case]:
     """All cases; `sender_for(kind)` makes a fresh sender id."""
     rng = random.Random(seed)
     out: list[Case] = []
@@ -208,6 +234,8 @@ def cases(seed: int, n_texts: int, sender_for) -> list[Case]:
         out.append(Case("envelope", label, json.dumps(payload).encode(), True))
     for label, body in bad_bodies(rng):
         out.append(Case("body", label, body, True))
+    for kind, label, body in random_refusals(rng, n_random_refusals, sender_for):
+        out.append(Case(kind, label, body, True))
     good = json.dumps({"sender": sender_for("fz-rej"), "message": "hi"}).encode()
     for method in ("GET", "PUT", "DELETE", "PATCH"):
         out.append(Case("http", f"method-{method}", good, True, method=method))

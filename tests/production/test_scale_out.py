@@ -20,7 +20,7 @@ from functools import partial
 import requests
 
 from tests.production.cluster import add_figures
-from tests.production.conversations import Talk, check_reply, draft_problems, tracker_problems
+from tests.production.conversations import Talk, bot_parts, check_reply, draft_problems, tracker_problems
 
 N_CONVERSATIONS = int(os.environ.get("PRIORAUTH_PROD_CONVERSATIONS", "50"))
 
@@ -120,7 +120,7 @@ def test_two_replicas_take_turns_of_one_conversation_one_at_a_time(live):
         kinds = [kind for kind, _, _ in events if kind in ("user", "bot")]
         if any(k == "user" and (i + 1 == len(kinds) or kinds[i + 1] != "bot") for i, k in enumerate(kinds)):
             errors.append(f"{sender}: turns interleaved: {kinds}")
-        if kinds.count("bot") != received:
-            errors.append(f"{sender}: {kinds.count('bot')} bot events, {received} replies")
+        if (parts := bot_parts([t for kind, t, _ in events if kind == "bot"])) != received:
+            errors.append(f"{sender}: bot events hold {parts} messages, {received} were received")
     add_figures(lock_concurrent_pairs=pairs, lock_errors=len(errors))
     assert not errors, "\n".join(errors)
