@@ -78,6 +78,8 @@ def topic_for(intent: str, last_topic: str | None, known: dict, text: str = "") 
             return last_topic
         if any(known.get(k) for k in ("procedure", "cpt_code")):
             return "review_requirement"
+        if known.get("program") == "rehabilitation":
+            return "rehabilitation"
         if known.get("program"):
             return "program_services"
     return None

@@ -11,6 +11,8 @@ from spacy.matcher import PhraseMatcher
 
 CPT_RE = re.compile(r"(?<![\w.-])(\d{5}|\d{4}[FTU]|[A-V]\d{4})(?![\w-])")
 ICD_RE = re.compile(r"(?<![\w.])([A-TV-Z]\d[0-9A-Z])\.([0-9A-Z]{1,4})(?![\w.])", re.I)
+# Everyday words of the domain that are near some term ("medical" ~ "Medi-Cal") but never mean it.
+COMMON_WORDS = {"medical", "surgical", "hospital", "physical", "clinical", "criteria", "surgery", "medicare"}
 # Labels that win when two matches overlap: the longer match wins, then this order.
 PRIORITY = ["cpt_code", "diagnosis_code", "procedure", "program", "setting", "line_of_business", "plan", "state"]
 
@@ -27,7 +29,7 @@ class KBMatcher:
             self.keys[key] = (t["entity"], t["value"])
             doc = self.nlp.make_doc(t["term"])
             (self.exact if t["case_sensitive"] else self.lower).add(key, [doc])
-            if not t["case_sensitive"] and len(t["term"]) >= 8:
+            if not t["case_sensitive"] and len(t["term"]) >= 8 and t["term"].replace(" ", "").isalpha():
                 self.fuzzy_terms.setdefault(t["term"].lower(), (t["entity"], t["value"]))
         self.codes = vocabulary["codes"]
         self.diagnoses = {d.replace(".", ""): d for d in vocabulary["diagnoses"]}
@@ -66,7 +68,7 @@ class KBMatcher:
         for size in (3, 2, 1):
             for i in range(len(doc) - size + 1):
                 span = doc[i : i + size]
-                if len(span.text) < 7 or not all(t.is_alpha or t.text == "-" for t in span):
+                if len(span.text) < 7 or not all(t.is_alpha for t in span) or span.text.lower() in COMMON_WORDS:
                     continue
                 overlapping = [e for e in found + out if _overlaps(e, span)]
                 if any(e["end"] - e["start"] >= len(span.text) for e in overlapping):

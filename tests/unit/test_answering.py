@@ -14,6 +14,7 @@ from priorauth.answering import answer_for, topic_for
         ("inform", "validity", {"procedure": "x"}, "", "validity"),
         ("inform", None, {"cpt_code": "27447"}, "", "review_requirement"),
         ("inform", None, {"program": "interventional_pain"}, "", "program_services"),
+        ("inform", None, {"program": "rehabilitation"}, "", "rehabilitation"),
         ("inform", None, {}, "", None),
         ("inform", "peer_to_peer", {"setting": "office"}, "", None),  # not a topic a detail changes
         ("ask_notification_only", None, {"cpt_code": "62322"}, "", "review_requirement"),

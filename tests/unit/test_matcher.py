@@ -47,7 +47,9 @@ def matcher():
         ("pain management program", {("program", "interventional_pain")}),
         ("Anthem Blue Cross phone", {("plan", "anthem_blue_cross")}),
         ("bone growth stimulator E0748", {("procedure", "bone_growth_stimulator"), ("cpt_code", "E0748")}),
-        ("does PA apply in pa", set()),  # "PA" is prior authorization, never Pennsylvania
+        ("does PA apply in pa", set()),
+        ("does it need medical necessity review", set()),  # "medical" is not Medi-Cal
+        ("Medi-Cal members", {("line_of_business", "medicaid")}),  # "PA" is prior authorization, never Pennsylvania
         ("sacroilliac joint fusion", {("procedure", "sacroiliac_joint_fusion")}),
     ],
 )
