@@ -106,5 +106,5 @@ def test_atomic_redis_lock_store_serializes_turns_under_contention():
 def test_rasa_redis_lock_store_for_comparison():
     """Rasa's own RedisLockStore under the same load; recorded, not asserted (its races are timing-dependent)."""
     t0 = time.monotonic()
-    counts = contend("stock", turns=20)
+    counts = contend("stock", turns=12)
     add_figures(lock_store_rasa=counts, lock_store_rasa_seconds=round(time.monotonic() - t0, 1))

@@ -13,6 +13,7 @@ import pytest
 import requests
 
 from tests.production.cluster import add_figures
+from tests.production.conversations import Talk
 from tests.servers import ROOT
 
 MALFORMED = [
@@ -165,3 +166,14 @@ def test_run_sh_generates_production_endpoints_without_secrets(tmp_path):
     assert password not in content
     assert "url: ${PRIORAUTH_TRACKER_URL}" in content and "dialect: postgresql" in content
     assert "type: addons.hardening.AtomicRedisLockStore" in content and "url: ${PRIORAUTH_REDIS_URL}" in content
+
+
+def test_a_draft_is_refused_to_another_conversation_on_any_replica(live):
+    owner = Talk.planned(5, live.sender("owner")).play(live.say, live.replica_url(1), 3)
+    assert owner.name == "draft request" and owner.reference and not owner.problems, owner.problems
+    for i, message in ((2, "show draft {ref}"), (1, "export {ref}"), (2, "cancel {ref}")):
+        reply = live.say(live.replica_url(i), live.sender("other"), message.format(ref=owner.reference))
+        assert f"Draft request {owner.reference} belongs to another conversation" in reply.text, reply.text
+        assert owner.facts["member_id"][-4:] not in reply.text and "1245319599" not in reply.text
+    summary = live.say(live.replica_url(2), owner.sender, "what's my draft?").text
+    assert f"Draft request {owner.reference} (in progress)" in summary, summary
