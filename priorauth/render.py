@@ -73,7 +73,8 @@ def render(answer: Answer) -> tuple[str, dict]:
     text = "\n".join(line for line in lines if line is not None)
     source = source_line(answer)
     if source:
-        text += "\n\n" + source  # a blank line, so markdown does not fold it into the last bullet
+        # One newline: Rasa splits a text at a blank line into separate messages, parting text and payload.
+        text += "\n" + source
     return text, payload(answer)
 
 

@@ -156,3 +156,8 @@ def test_doubt_between_a_question_and_chit_chat_asks_to_rephrase():
     ]
     messages, _ = run(ActionFallback(), t)
     assert messages[0]["response"] == "utter_ask_rephrase"
+
+
+def test_an_answer_has_no_blank_line_so_rasa_keeps_it_one_message_with_its_payload():
+    messages, _ = run(ActionAnswer(), tracker("ask_peer_to_peer", "p2p window"))
+    assert "\n\n" not in messages[0]["text"] and "Source: 002" in messages[0]["text"]
