@@ -124,7 +124,7 @@ def entity_scores(kb_dir=None) -> dict:
     misses = []
     labelled = [q for q in load_questions() if "entities" in q]
     for q in labelled:
-        gold = {(k, str(v)) for k, v in (q["entities"] or {}).items()}
+        gold = {(k, str(v)) for k, vs in (q["entities"] or {}).items() for v in (vs if isinstance(vs, list) else [vs])}
         found = {(e["entity"], str(e["value"])) for e in matcher.extract(q["q"])}
         for pair in found & gold:
             tp[pair[0]] += 1
