@@ -3,7 +3,7 @@
 # cross-validation, REST latency and throughput against the framework floor, cost of knowledge-base growth,
 # and resources. Arguments go to bench/run.py:
 #   bash scripts/bench.sh                    # everything (about 30 minutes on 2 cores)
-#   bash scripts/bench.sh --quick            # a small version (a few minutes once its models are cached)
+#   bash scripts/bench.sh --quick            # a small version (about 10 minutes once its models are cached)
 #   bash scripts/bench.sh latency quality    # some parts: nlu, quality, latency, growth, resources
 # Figures: bench/out/results.json; charts: bench/charts/ (bench/out/charts/ with --quick); log: bench/out/logs/.
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
