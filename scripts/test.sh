@@ -44,5 +44,5 @@ grep -E "Correct:|Accuracy:" "$RUN_DIR/logs/test-stories.log" | head -4 || true
 
 log "6/6 end-to-end tests (real servers on free ports)"
 "$PY" -m pytest tests/e2e tests/browser -q -p no:cacheprovider
-bash scripts/test_production.sh  # production layer: 2 replicas on PostgreSQL + Redis behind nginx, faults, fuzz (~6 min)
+bash scripts/test_production.sh  # production layer: 2 replicas on PostgreSQL + Redis behind nginx, faults, fuzz (~4-7 min)
 log "all tests passed in $((SECONDS - START)) s"

@@ -4,7 +4,7 @@
 # front, and against them: scale-out (50 concurrent 12-turn conversations, trackers and drafts read back),
 # the lock store under contention, request checks and limits, a fuzz run, PHI in logs, and faults (action
 # server, knowledge database, tracker database and Redis cut away, a replica killed).
-# Figures go to results/production/figures.json. About 6-9 minutes on 2 shared cores.
+# Figures go to results/production/figures.json. About 3.5-7.5 minutes on 2 shared cores.
 #
 #   scripts/test_production.sh [pytest args]
 # Environment: PRIORAUTH_MODEL (default: the hash-named model, trained if missing), PRIORAUTH_PROD_CONVERSATIONS
