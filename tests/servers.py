@@ -74,13 +74,29 @@ class Assistant:
         )
 
     def start_actions(self) -> None:
-        self._spawn("actions", [str(VENV_BIN / "rasa"), "run", "actions", "--actions", "actions",
-                                "--port", str(self.actions_port)])
+        self._spawn(
+            "actions",
+            [str(VENV_BIN / "rasa"), "run", "actions", "--actions", "actions", "--port", str(self.actions_port)],
+        )
 
     def start_rasa(self) -> None:
-        self._spawn("rasa", [str(VENV_BIN / "rasa"), "run", "--model", str(self.model), "--port",
-                             str(self.rasa_port), "--endpoints", "endpoints.yml", "--credentials",
-                             "credentials.yml", "--cors", "*"])
+        self._spawn(
+            "rasa",
+            [
+                str(VENV_BIN / "rasa"),
+                "run",
+                "--model",
+                str(self.model),
+                "--port",
+                str(self.rasa_port),
+                "--endpoints",
+                "endpoints.yml",
+                "--credentials",
+                "credentials.yml",
+                "--cors",
+                "*",
+            ],
+        )
 
     def wait_ready(self, timeout: float = 240) -> None:
         deadline = time.monotonic() + timeout
@@ -115,8 +131,9 @@ class Assistant:
         self.wait_ready()
 
     def ask(self, sender: str, text: str, headers: dict | None = None) -> list[dict]:
-        response = requests.post(f"{self.url}/webhooks/rest/webhook", json={"sender": sender, "message": text},
-                                 headers=headers, timeout=60)
+        response = requests.post(
+            f"{self.url}/webhooks/rest/webhook", json={"sender": sender, "message": text}, headers=headers, timeout=60
+        )
         response.raise_for_status()
         return response.json()
 

@@ -189,7 +189,7 @@ def test_endpoints_tracker_store_is_sql_on_postgresql():
 def test_endpoints_lock_store_is_redis():
     endpoints = load_yaml(DEPLOY / "endpoints.prod.yml")
     store = endpoints["lock_store"]
-    assert store["type"] == "redis"
+    assert store["type"] == "addons.hardening.AtomicRedisLockStore"  # Redis, with atomic lock changes
     assert store["url"] == "${REDIS_HOST}"
     assert store["password"] == "${REDIS_PASSWORD}"
     assert endpoints["action_endpoint"]["url"] == "${ACTION_SERVER_URL}"
@@ -206,6 +206,7 @@ def test_endpoints_hold_no_literal_secrets():
 def test_credentials_enable_rest_and_persistent_socketio():
     credentials = load_yaml(DEPLOY / "credentials.prod.yml")
     assert "rest" in credentials
+    assert {"addons.agent_channel.AgentInput", "addons.hardening.Hardening"} <= set(credentials)
     assert credentials["socketio"]["session_persistence"] is True
 
 
@@ -562,6 +563,7 @@ def test_prod_endpoints_work_against_postgresql_and_redis(services, monkeypatch)
     lock_store = LockStore.create(endpoints.lock_store)
     assert isinstance(tracker_store, SQLTrackerStore)
     assert isinstance(lock_store, RedisLockStore)
+    assert type(lock_store).__name__ == "AtomicRedisLockStore"
     sender = f"deploy-test-{os.getpid()}-{time.time_ns()}"
 
     async def roundtrip():
