@@ -22,8 +22,20 @@ def responses_sent_by_actions() -> set[str]:
 
 
 def main() -> int:
-    command = [str(Path(sys.executable).parent / "rasa"), "data", "validate", "--data", "data/nlu", "data/rules",
-               "data/stories", "--domain", "domain.yml", "--config", "config.yml", "--fail-on-warnings"]
+    command = [
+        str(Path(sys.executable).parent / "rasa"),
+        "data",
+        "validate",
+        "--data",
+        "data/nlu",
+        "data/rules",
+        "data/stories",
+        "--domain",
+        "domain.yml",
+        "--config",
+        "config.yml",
+        "--fail-on-warnings",
+    ]
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
     output = result.stdout + result.stderr
     warnings = re.findall(r"UserWarning: (.+)", output)

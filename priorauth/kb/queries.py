@@ -344,21 +344,19 @@ def effective_dates(session: Session, program: str | None = None) -> Answer:
         answer.facts += topic(session, "guideline_effective").facts
     if not chain or "rehabilitation" in chain:
         for r in session.execute(select(m.RehabSchedule).order_by(m.RehabSchedule.id)).scalars():
-            answer.facts.append(
-                fact_for(
-                    session,
-                    r.text,
-                    "rehab_schedule",
-                    r.id,
-                    scope_of(session, "anthem", ["rehabilitation"], lobs=[r.line_of_business]),
-                )
-            )
+            answer.facts.append(rehab_fact(session, r))
     return answer
 
 
 def cite(session: Session, source_id: str, quote: str) -> tuple[Citation, ...]:
     source = session.get(m.Source, source_id)
     return (Citation(source.id, source.file, source.title, quote),)
+
+
+def rehab_fact(session: Session, r: m.RehabSchedule, kind: str = "fact") -> Fact:
+    """One rehabilitation schedule entry (003) as a fact, in its line of business's scope."""
+    scope = scope_of(session, "anthem", ["rehabilitation"], lobs=[r.line_of_business])
+    return fact_for(session, r.text, "rehab_schedule", r.id, scope, kind=kind)
 
 
 def lines_of_business(session: Session, line_of_business: str | None = None, program: str | None = None) -> Answer:
@@ -429,15 +427,7 @@ def rehabilitation(
             continue
         if state and r.states and state not in r.states and state not in r.except_states:
             continue
-        answer.facts.append(
-            fact_for(
-                session,
-                r.text,
-                "rehab_schedule",
-                r.id,
-                scope_of(session, "anthem", ["rehabilitation"], lobs=[r.line_of_business]),
-            )
-        )
+        answer.facts.append(rehab_fact(session, r))
         if state and r.not_required_until and lob == "medicare":
             answer.data["medicare_state_exception"] = state in r.except_states
     answer.data.update({"state": state, "line_of_business": lob})

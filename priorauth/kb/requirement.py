@@ -22,6 +22,7 @@ from priorauth.kb.queries import (
     lob_text,
     plan_for_region,
     program_chain,
+    rehab_fact,
     resolve,
     rules,
     scope_of,
@@ -292,8 +293,7 @@ def _apply_rehab_schedule(session, answer, chain, req: Request) -> None:
             continue
         if state and r.states and state not in r.states:
             continue
-        scope = scope_of(session, "anthem", ["rehabilitation"], lobs=[r.line_of_business])
-        answer.facts.append(fact_for(session, r.text, "rehab_schedule", r.id, scope, kind="date"))
+        answer.facts.append(rehab_fact(session, r, kind="date"))
         delayed = r.not_required_until and req.date_of_service and req.date_of_service <= r.not_required_until
         if lob == r.line_of_business and delayed and state and state not in r.except_states:
             answer.status = Status.NOT_REQUIRED
