@@ -68,7 +68,7 @@ ensure_model() {
   if [ -f "$model" ]; then
     log "model up to date: models/$name.tar.gz" >&2
   else
-    log "training the model (about 2 minutes on 2 cores)" >&2
+    log "training the model (about a minute on 2 cores)" >&2
     local start=$SECONDS
     (cd "$ROOT" && "$VENV/bin/rasa" train --data data/nlu data/rules data/stories --domain domain.yml \
         --config config.yml --out models --fixed-model-name "$name" >"$RUN_DIR/logs/train.log" 2>&1) || {
