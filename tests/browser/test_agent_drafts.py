@@ -10,6 +10,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.pages import AgentPanel, screenshot
+from tests.dates import service_date, us_date
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 
@@ -43,7 +44,7 @@ def test_a_draft_opened_from_the_panel_belongs_to_the_agent_and_exports(panel, p
     expect(panel.ask(CALLER_FIELDS)).to_contain_text("Which procedure codes")
     expect(panel.ask("27447")).to_contain_text("diagnosis codes")
     expect(panel.ask("M17.11")).to_contain_text("date of service")
-    expect(panel.ask("DOS 12/1/2026")).to_contain_text(f"Draft request {reference} is complete")
+    expect(panel.ask(f"DOS {us_date(service_date())}")).to_contain_text(f"Draft request {reference} is complete")
 
     card = panel.click_action("Draft summary").locator(".card.draft")
     expect(card.locator(".headline")).to_have_text(f"Draft {reference}")

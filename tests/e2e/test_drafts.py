@@ -8,6 +8,8 @@ import uuid
 import pytest
 import requests
 
+from tests.dates import service_date, us_date
+
 MEMBER_ID = "ABC123456789"
 ASKS = {
     "member_id": "What is the member ID",
@@ -22,6 +24,7 @@ ASKS = {
     "date_of_service": "What is the planned date of service",
     "site_of_care_reason": "why is a hospital-based site of care medically necessary",
 }
+DOS = service_date()  # two weeks ahead of today: a valid date of service on any day the tests run
 REASON = "The patient has severe sleep apnea and needs overnight monitoring after surgery"
 
 
@@ -59,7 +62,7 @@ def test_happy_path_to_a_ready_draft_and_its_pas_export(assistant):
     assert asks_for(assistant.say(who, "1245319599"), "facility_name")
     assert asks_for(assistant.say(who, "Mercy Hospital"), "diagnosis_codes")
     assert asks_for(assistant.say(who, "M17.11"), "date_of_service")
-    assert asks_for(assistant.say(who, "DOS 12/1/2026"), "site_of_care_reason")
+    assert asks_for(assistant.say(who, f"DOS {us_date(DOS)}"), "site_of_care_reason")
     reply = assistant.say(who, REASON)
     assert f"Draft request {reference} is complete" in reply
     text, custom = assistant.payload(who, "export the draft")
@@ -99,7 +102,7 @@ INVALID = [
     ("setting", "on the moon", "Setting must be one of outpatient hospital (HOPD)", "office"),
     ("procedure_codes", "2744", "Procedure codes must be CPT codes", "27447"),
     ("diagnosis_codes", "17.11", "Diagnosis codes must be ICD-10-CM codes like M17.11", "M17.11"),
-    ("date_of_service", "1/2/2020", "Date of service must be today", "12/1/2026"),
+    ("date_of_service", "1/2/2020", "Date of service must be today", us_date(DOS)),
 ]
 
 
@@ -113,7 +116,7 @@ def test_each_invalid_field_gets_its_own_message_and_the_earlier_answers_stay(as
         assistant.say(who, good)
     text = assistant.say(who, "what's my draft?")
     assert "Member ID: ****6789" in text and "Ordering provider NPI: 1234567893" in text
-    assert "Date of service: 2026-12-01" in text and "Still needed" not in text
+    assert f"Date of service: {DOS.isoformat()}" in text and "Still needed" not in text
     assert "(ready to export)" in text
 
 
@@ -190,12 +193,12 @@ def test_export_of_an_incomplete_draft_names_what_is_missing_and_the_form_goes_o
 def test_another_conversation_is_refused_without_seeing_the_draft(assistant, message):
     owner = sender()
     reference = start_draft(assistant, owner)
-    assistant.say(owner, f"member id {MEMBER_ID}, CPT 27447, DOS 12/1/2026")
+    assistant.say(owner, f"member id {MEMBER_ID}, CPT 27447, DOS {us_date(DOS)}")
     reply = assistant.say(sender(), message.format(ref=reference))
     assert f"Draft request {reference} belongs to another conversation" in reply
-    assert "6789" not in reply and "27447" not in reply and "2026-12-01" not in reply
+    assert "6789" not in reply and "27447" not in reply and DOS.isoformat() not in reply
     text = assistant.say(owner, "what's my draft?")
-    assert "Date of service: 2026-12-01" in text and "(in progress)" in text
+    assert f"Date of service: {DOS.isoformat()}" in text and "(in progress)" in text
 
 
 def agent_say(assistant, agent_id: str, session: str, message: str) -> str:
