@@ -41,10 +41,7 @@ def make_session_factory(engine: Engine) -> sessionmaker:
 
 def create_all(engine: Engine) -> None:
     """Create every table known to the models (knowledge base and drafts)."""
-    from priorauth.kb import models as _kb_models  # noqa: F401  (registers tables)
+    from priorauth.drafts import models as _draft_models  # noqa: F401  (registers tables)
+    from priorauth.kb import models as _kb_models  # noqa: F401
 
-    try:
-        from priorauth.drafts import models as _draft_models  # noqa: F401
-    except ImportError:  # drafts not built yet
-        pass
     Base.metadata.create_all(engine)

@@ -13,7 +13,7 @@ if bash scripts/services.sh start; then
   # shellcheck disable=SC1091
   source "$RUN_DIR/services/env"
 else
-  log "services could not start here: PostgreSQL tests will be skipped with that reason"
+  log "services could not start here: the PostgreSQL and Redis tests will fail at once with that reason"
 fi
 
 bash scripts/web.sh --browser || log "web setup failed (see above): the browser tests will fail with the reason"

@@ -3,7 +3,8 @@
 # (scripts/services.sh), two Rasa replicas and two action servers behind a generated nginx round-robin
 # front, and against them: scale-out (50 concurrent 12-turn conversations, trackers and drafts read back),
 # the lock store under contention, request checks and limits, a fuzz run, PHI in logs, and faults (action
-# server, knowledge database, tracker database and Redis cut away, a replica killed).
+# server, knowledge database, tracker database and Redis cut away, a replica killed). First, the deployment
+# files run for real: deploy/nginx.conf, scripts/services.sh, deploy/endpoints.prod.yml.
 # Figures go to results/production/figures.json. About 3.5-7.5 minutes on 2 shared cores.
 #
 #   scripts/test_production.sh [pytest args]
@@ -23,7 +24,7 @@ export PRIORAUTH_REQUIRE_PRODUCTION=1
 log "production layer: $(basename "$PRIORAUTH_MODEL")"
 # Server-free checks first, then one cluster for the rest; the faults last (they kill a replica).
 "$PY" -m pytest -q -p no:cacheprovider \
-    tests/production/test_units.py tests/production/test_lock_store.py tests/production/test_security.py \
+    tests/production/test_deploy_services.py tests/production/test_lock_store.py tests/production/test_security.py \
     tests/production/test_scale_out.py tests/production/test_fuzz.py tests/production/test_phi_logs.py \
     tests/production/test_faults.py "$@"
 log "production layer passed in $((SECONDS - START)) s"

@@ -1,8 +1,7 @@
-"""Shared fixtures: the knowledge base loaded into in-memory SQLite (and PostgreSQL when available)."""
+"""Shared fixtures: the knowledge base loaded into in-memory SQLite and into PostgreSQL (see tests/required.py)."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -10,28 +9,19 @@ from sqlalchemy.orm import Session
 
 from priorauth.db import make_engine
 from priorauth.kb.loader import load_kb
+from tests.required import pg_url_or_skip
 
 ROOT = Path(__file__).resolve().parent.parent
 KB_DIR = ROOT / "data" / "authorization"
 SOURCES_DIR = ROOT / "data" / "sources"
-PG_URL = os.environ.get("PRIORAUTH_TEST_PG_URL")
 
 
-def _backends():
-    yield pytest.param("sqlite://", id="sqlite")
-    yield pytest.param(
-        PG_URL,
-        id="postgres",
-        marks=[
-            pytest.mark.postgres,
-            pytest.mark.skipif(not PG_URL, reason="PRIORAUTH_TEST_PG_URL not set (scripts/services.sh start sets it)"),
-        ],
-    )
-
-
-@pytest.fixture(scope="session", params=list(_backends()))
+@pytest.fixture(
+    scope="session",
+    params=[pytest.param("sqlite", id="sqlite"), pytest.param("postgres", id="postgres", marks=pytest.mark.postgres)],
+)
 def kb_engine(request):
-    engine = make_engine(request.param)
+    engine = make_engine("sqlite://" if request.param == "sqlite" else pg_url_or_skip())
     if engine.dialect.name == "postgresql":
         from priorauth.db import Base
 

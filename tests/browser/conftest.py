@@ -1,8 +1,9 @@
 """Browser fixtures: both servers on free ports (with an agent token), Debian's chromium driven by Playwright.
 
 Never `playwright install`: the tests use /usr/bin/chromium (`bash scripts/web.sh --browser` installs it).
-With PRIORAUTH_REQUIRE_E2E=1 (scripts/test.sh) or CI a missing browser, widget bundle or model fails the
-tests instead of skipping them. Screenshots go to artifacts/ (git-ignored).
+A missing browser, widget bundle or model fails the tests under CI or PRIORAUTH_REQUIRE_E2E=1
+(scripts/test.sh) and skips them locally, with the reason (tests/required.py).
+Screenshots go to artifacts/ (git-ignored).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.required import require_or_skip
 from tests.servers import ROOT, Assistant, find_model
 
 CHROMIUM = Path(os.environ.get("PRIORAUTH_CHROMIUM", "/usr/bin/chromium"))
@@ -26,22 +28,16 @@ LAUNCH_ARGS = [
 BUNDLE = ROOT / "priorauth" / "web" / "static" / "vendor" / "rasa-webchat.js"
 
 
-def missing(message: str) -> None:
-    if os.environ.get("CI") or os.environ.get("PRIORAUTH_REQUIRE_E2E"):
-        pytest.fail(message)
-    pytest.skip(message)
-
-
 @pytest.fixture(scope="session")
 def browser():
     if not CHROMIUM.exists():
-        missing(f"no chromium at {CHROMIUM}: run `bash scripts/web.sh --browser` (apt-get install -y chromium)")
+        require_or_skip(f"no chromium at {CHROMIUM}: run `bash scripts/web.sh --browser` (apt-get install -y chromium)")
     if not BUNDLE.exists():
-        missing("the widget bundle is not installed: run `bash scripts/web.sh`")
+        require_or_skip("the widget bundle is not installed: run `bash scripts/web.sh`")
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
-        missing("playwright is not installed: pip install -e '.[test]'")
+        require_or_skip("playwright is not installed: pip install -e '.[test]'")
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=LAUNCH_ARGS)
         yield chromium
@@ -53,7 +49,7 @@ def web(tmp_path_factory):
     """The servers of the web pages: the widget's socket.io, the agent channel (token set), /web/."""
     model = find_model()
     if model is None or not model.exists():
-        missing("no trained model: run scripts/train.sh (scripts/test.sh trains one and sets PRIORAUTH_MODEL)")
+        require_or_skip("no trained model: run scripts/train.sh (scripts/test.sh trains one and sets PRIORAUTH_MODEL)")
     token = secrets.token_urlsafe(24)
     servers = Assistant(model=model, workdir=tmp_path_factory.mktemp("web"), extra_env={"PRIORAUTH_AGENT_TOKEN": token})
     servers.start()

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
+from tests.required import require_or_skip
 from tests.servers import Assistant, find_model
 
 
@@ -13,9 +12,7 @@ def _model_or_skip():
     model = find_model()
     if model is None or not model.exists():
         message = "no trained model: run scripts/train.sh (scripts/test.sh trains one and sets PRIORAUTH_MODEL)"
-        if os.environ.get("CI") or os.environ.get("PRIORAUTH_REQUIRE_E2E"):
-            pytest.fail(message)
-        pytest.skip(message)
+        require_or_skip(message)
     return model
 
 

@@ -1,8 +1,8 @@
 """The production layer: one cluster (tests/production/cluster.py) for the whole session, and its figures.
 
 Needs PostgreSQL and Redis from scripts/services.sh (PRIORAUTH_TEST_PG_URL, PRIORAUTH_TEST_REDIS_URL), nginx,
-and a trained model. Without them the tests are skipped with the reason, or fail when
-PRIORAUTH_REQUIRE_PRODUCTION=1 (scripts/test_production.sh sets it).
+and a trained model. Without them the tests fail at once with the reason under CI or
+PRIORAUTH_REQUIRE_PRODUCTION=1 (scripts/test_production.sh sets it), and skip locally (tests/required.py).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.production.cluster import FIGURES, NGINX, Cluster, add_figures
+from tests.required import require_or_skip
 from tests.servers import ROOT, find_model
 
 SESSION_START = time.monotonic()
@@ -31,17 +32,11 @@ def _missing() -> str | None:
     return None
 
 
-def skip_or_fail(reason: str) -> None:
-    if os.environ.get("PRIORAUTH_REQUIRE_PRODUCTION"):
-        pytest.fail(reason)
-    pytest.skip(reason)
-
-
 @pytest.fixture(scope="session")
 def cluster(tmp_path_factory):
     reason = _missing()
     if reason:
-        skip_or_fail(reason)
+        require_or_skip(reason)
     servers = Cluster(
         model=find_model(),
         workdir=tmp_path_factory.mktemp("cluster"),

@@ -17,9 +17,16 @@ import uuid
 import pytest
 
 from tests.production.cluster import add_figures
+from tests.required import require_or_skip
 
 REDIS_URL = os.environ.get("PRIORAUTH_TEST_REDIS_URL")
-pytestmark = pytest.mark.skipif(not REDIS_URL, reason="PRIORAUTH_TEST_REDIS_URL not set (scripts/services.sh start)")
+
+
+@pytest.fixture(autouse=True)
+def _redis():
+    if not REDIS_URL:
+        require_or_skip("Redis: PRIORAUTH_TEST_REDIS_URL not set (scripts/services.sh start)")
+
 
 LIFETIME = 3.0  # seconds; a turn that waits longer than this waited for a lost ticket
 

@@ -24,6 +24,7 @@ from priorauth.drafts.repository import (
     DraftRepository,
 )
 from priorauth.drafts.validators import FieldError
+from tests.required import pg_url_or_skip
 
 PG_URL = os.environ.get("PRIORAUTH_TEST_PG_URL")
 DRAFT_TABLES = ("drafts", "draft_events")
@@ -66,8 +67,7 @@ def database_url(request, tmp_path):
         upgrade(url)
         yield url
         return
-    if not PG_URL:
-        pytest.skip("PRIORAUTH_TEST_PG_URL not set")
+    pg_url_or_skip()
     with _pg_schema() as url:
         upgrade(url)
         yield url
