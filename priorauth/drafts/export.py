@@ -1,7 +1,8 @@
 """Export of a ready draft as a FHIR R4 Bundle shaped after the Da Vinci PAS prior-auth request.
 
-The output is a plain dict (JSON-ready). It follows the PAS Claim's shape (use "preauthorization",
-patient, insurer, provider, careTeam, diagnosis, insurance, items) without claiming conformance.
+The output is a plain dict (JSON-ready). It has the elements the PAS Request Bundle and PAS Claim profiles
+require (tests/unit/test_draft_export.py holds their table); the X12 value-set bindings (careTeam.role,
+for one) and US Core Patient's name and gender are not met: the draft does not collect them.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ HCPCS_SYSTEM = "http://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets"
 POS_SYSTEM = "https://www.cms.gov/Medicare/Coding/place-of-service-codes/Place_of_Service_Code_Set"
 CLAIM_TYPE_SYSTEM = "http://terminology.hl7.org/CodeSystem/claim-type"
 PRIORITY_SYSTEM = "http://terminology.hl7.org/CodeSystem/processpriority"
-INFO_CATEGORY_SYSTEM = "http://terminology.hl7.org/CodeSystem/claiminformationcategory"
+PAS_INFO_TYPE_SYSTEM = "http://hl7.org/fhir/us/davinci-pas/CodeSystem/PASSupportingInfoType"
 CARE_TEAM_ROLE_SYSTEM = "http://terminology.hl7.org/CodeSystem/claimcareteamrole"
 IDENTIFIER_TYPE_SYSTEM = "http://terminology.hl7.org/CodeSystem/v2-0203"
 PAYEE_TYPE_SYSTEM = "http://terminology.hl7.org/CodeSystem/payeetype"
@@ -124,7 +125,7 @@ def _claim(draft: Draft, urls: dict[str, str]) -> dict[str, Any]:
         "patient": _ref(urls, "patient"),
         "created": draft.updated_at.isoformat(),
         "insurer": _ref(urls, "insurer"),
-        "provider": _ref(urls, "practitioner"),
+        "provider": _ref(urls, "ordering_organization"),  # PAS: the requesting organization (PASRequestor)
         "priority": _coding(PRIORITY_SYSTEM, "normal"),
         "payee": {
             "type": _coding(PAYEE_TYPE_SYSTEM, "provider"),
@@ -182,7 +183,7 @@ def procedure_system(code: str) -> str:
 def _site_of_care_info(draft: Draft) -> dict[str, Any]:
     return {
         "sequence": 1,
-        "category": _coding(INFO_CATEGORY_SYSTEM, "info", "Information"),
+        "category": _coding(PAS_INFO_TYPE_SYSTEM, "freeFormMessage"),  # PAS Claim's MessageText slice
         "code": {"text": "Medical necessity of the outpatient hospital setting"},
         "valueString": draft.site_of_care_reason,
     }

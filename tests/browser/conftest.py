@@ -3,7 +3,7 @@
 Never `playwright install`: the tests use /usr/bin/chromium (`bash scripts/web.sh --browser` installs it).
 A missing browser, widget bundle or model fails the tests under CI or PRIORAUTH_REQUIRE_E2E=1
 (scripts/test.sh) and skips them locally, with the reason (tests/required.py).
-Screenshots go to artifacts/ (git-ignored).
+Every test's page fails it on an uncaught exception or a console error. Screenshots go to artifacts/ (git-ignored).
 """
 
 from __future__ import annotations
@@ -70,9 +70,17 @@ def context(browser, web):
     context.close()
 
 
+def watched(page):
+    """``page`` with ``page.errors``: its uncaught exceptions and console errors."""
+    page.errors = []
+    page.on("pageerror", lambda error: page.errors.append(f"uncaught: {error}"))
+    page.on("console", lambda message: message.type == "error" and page.errors.append(f"console: {message.text}"))
+    return page
+
+
 @pytest.fixture
 def page(context):
-    page = context.new_page()
-    page.errors = []  # uncaught exceptions in the page fail the test that looks at them
-    page.on("pageerror", lambda error: page.errors.append(str(error)))
+    """The test's page; any error in it fails the test at teardown, so no test can forget to look."""
+    page = watched(context.new_page())
     yield page
+    assert not page.errors, f"errors in the page: {page.errors}"

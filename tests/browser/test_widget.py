@@ -8,6 +8,7 @@ import sqlite3
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser.conftest import watched
 from tests.browser.pages import ANSWER_TIMEOUT, Widget, screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
@@ -31,7 +32,6 @@ def test_the_page_works_offline_with_the_widget_from_its_own_origin(page, web):
     scripts = [url for url in requests if url.endswith(".js")]
     assert scripts and all(url.startswith(web.url) for url in scripts), scripts
     assert any(url.endswith("/web/vendor/rasa-webchat.js") for url in scripts)
-    assert not page.errors
 
 
 def test_greets_with_the_typical_questions_as_quick_replies(page):
@@ -130,7 +130,7 @@ def test_markup_in_bot_and_user_messages_renders_as_text(browser, web):
     # Without the page's CSP: the widget's escaping alone must keep the markup inert.
     context = browser.new_context(base_url=web.url, bypass_csp=True)
     try:
-        page = context.new_page()
+        page = watched(context.new_page())
         injector = BotReplyInjector()
         page.route_web_socket("**/socket.io/**", injector)
         widget = Widget(page).open().wait_for_greeting()
@@ -154,5 +154,6 @@ def test_markup_in_bot_and_user_messages_renders_as_text(browser, web):
         expect(link).to_have_attribute("href", "https://www.providerportal.com/")
         expect(link).to_have_attribute("target", "_blank")
         screenshot(page, "widget-escaping")
+        assert not page.errors, page.errors
     finally:
         context.close()

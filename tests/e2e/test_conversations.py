@@ -11,6 +11,10 @@ import uuid
 import pytest
 
 NOT_KNOWN = "can't answer that from my sources"
+# The two site-of-care answers, told apart by their first sentences (the rule's own text, shown with the
+# first, also says what the second says: "needs no additional site-of-care review" alone proves nothing).
+SITE_OF_CARE_YES = "need an additional site-of-care review when an outpatient hospital is selected"
+SITE_OF_CARE_NO = "A facility other than an outpatient hospital needs no additional site-of-care review."
 
 # (message, facts the reply must contain, facts it must not contain)
 SINGLE_TURNS = [
@@ -21,15 +25,15 @@ SINGLE_TURNS = [
     ("27130 auth?", ["Yes:", "Total hip replacement"], []),
     ("is a knee scope reviewed by AIM?", ["Yes:", "Knee arthroscopy"], []),
     ("does a bunionectomy need precert", ["Yes:", "Small joint surgery", "November 1, 2020"], []),
-    ("does an ESI need auth", ["Epidural injections"], []),
+    ("does an ESI need auth", ["Yes:", "Epidural injections"], ["No:", "It depends"]),
     ("does 62322 with G89.18 need medical necessity review?", ["Notification only", "no medical-necessity review"], []),
     ("62322 auth needed?", ["It depends", "G89.11, G89.12 or G89.18"], ["Yes:"]),
     ("does 27447 need review in the ER", ["No:", "emergency room"], ["Yes:"]),
     ("is a total knee done inpatient reviewed?", ["Yes:", "inpatient or outpatient basis"], []),
     ("does a spinal cord stimulator need PA for an HMO member", ["Not under AIM review", "HMO"], ["Yes:"]),
     ("does 99999 need prior auth?", ["not in my knowledge base", "code list governs"], ["Yes:"]),
-    ("knee arthroscopy at a hospital outpatient department", ["site-of-care review"], []),
-    ("does a TKA at an ASC need site of care review", ["needs no additional site-of-care review"], []),
+    ("knee arthroscopy at a hospital outpatient department", ["Yes:", SITE_OF_CARE_YES], [SITE_OF_CARE_NO]),
+    ("does a TKA at an ASC need site of care review", ["Yes:", SITE_OF_CARE_NO], [SITE_OF_CARE_YES]),
     # which services
     ("what does AIM review?", ["Advanced diagnostic imaging", "Genetic testing", "Musculoskeletal Program"], []),
     ("what procedures are in the spine program", ["Vertebroplasty/kyphoplasty", "Sacroiliac joint fusion"], []),
@@ -112,12 +116,34 @@ def test_single_turn(assistant, message, must, must_not):
         assert fact.lower() not in text.lower(), f"{fact!r} wrongly in reply to {message!r}:\n{text}"
 
 
+# Review questions: the status and the site-of-care finding of the structured answer (the side panel's payload).
+STATUSES = [
+    ("does 27447 need PA for BCBS ASO?", "review_required", None),
+    ("does an ESI need auth", "review_required", None),
+    ("does 62322 with G89.18 need medical necessity review?", "notification_only", None),
+    ("62322 auth needed?", "conditional", None),
+    ("does 27447 need review in the ER", "not_required", None),
+    ("does a spinal cord stimulator need PA for an HMO member", "outside_program", None),
+    ("knee arthroscopy at a hospital outpatient department", "review_required", True),
+    ("does a TKA at an ASC need site of care review", "review_required", False),
+]
+
+
+@pytest.mark.parametrize(("message", "status", "site_of_care"), STATUSES, ids=[t[0][:40] for t in STATUSES])
+def test_review_status_and_site_of_care(assistant, message, status, site_of_care):
+    _, payload = assistant.payload(sender(), message)
+    assert payload is not None, f"no payload in the reply to {message!r}"
+    assert payload["topic"] == "review_requirement" and payload["status"] == status, (message, payload["status"])
+    assert payload["data"].get("site_of_care_review") is site_of_care, message
+
+
 def test_every_factual_answer_names_its_source(assistant):
-    for message, _must, _not in SINGLE_TURNS[:40]:
+    for message, _must, _not in SINGLE_TURNS[:40]:  # review, services, exclusions, contacts, validity, denial
         text, payload = assistant.payload(sender(), message)
-        if payload and payload.get("facts"):
-            assert "Source: 00" in text, message
-            assert all(f["citations"] or f["kind"] in ("route", "caveat") for f in payload["facts"]), message
+        assert payload is not None, f"no payload in the reply to {message!r}:\n{text}"
+        assert payload["facts"] or payload["contacts"], message
+        assert "Source: 00" in text, message
+        assert all(f["citations"] or f["kind"] in ("route", "caveat") for f in payload["facts"]), message
 
 
 # Multi-turn conversations: (message, must, must_not) per turn, one sender per conversation.
@@ -160,8 +186,8 @@ CONVERSATIONS = {
     ],
     "setting first, then the procedure": [
         ("does a knee arthroscopy need review", ["Yes:"], []),
-        ("it will be at the hospital outpatient department", ["site-of-care review"], []),
-        ("what if we move it to an ASC", ["needs no additional site-of-care review"], []),
+        ("it will be at the hospital outpatient department", ["Yes:", SITE_OF_CARE_YES], [SITE_OF_CARE_NO]),
+        ("what if we move it to an ASC", ["Yes:", SITE_OF_CARE_NO], [SITE_OF_CARE_YES]),
     ],
     "question, out of scope, back to questions": [
         ("when does small joint start", ["November 1, 2020"], []),

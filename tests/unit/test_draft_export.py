@@ -98,19 +98,128 @@ def test_every_reference_resolves_inside_the_bundle(bundle):
     assert len(set(full_urls)) == len(full_urls)
 
 
-def test_claim_header_follows_pas(bundle, claim):
-    assert claim["use"] == "preauthorization"
-    assert claim["status"] == "active"
-    assert claim["type"]["coding"][0] == {
-        "system": "http://terminology.hl7.org/CodeSystem/claim-type",
-        "code": "professional",
-        "display": "Professional",
-    }
-    assert claim["priority"]["coding"][0]["code"] == "normal"
+# What the Da Vinci PAS IG (STU 2) requires of a prior-authorization request, from its profiles
+# PASRequestBundle (profile-pas-request-bundle) and PASClaim (profile-claim), with the minimum
+# cardinalities they inherit from FHIR R4 Bundle and Claim. Written from the IG, not from export.py:
+# (element path, min, max, rule); the rule is a fixed value ("fixed") or the resource types a
+# reference may point at ("refers"). A nested path is counted once per instance of its parent.
+PAS_REQUIRED = [
+    ("Bundle.identifier", 1, 1, {}),  # PAS
+    ("Bundle.type", 1, 1, {"fixed": "collection"}),  # PAS
+    ("Bundle.timestamp", 1, 1, {}),  # PAS
+    ("Bundle.entry", 1, None, {}),  # PAS
+    ("Bundle.entry.fullUrl", 1, 1, {}),  # PAS
+    ("Bundle.entry.resource", 1, 1, {}),  # PAS
+    ("Bundle.entry.search", 0, 0, {}),  # PAS: prohibited
+    ("Bundle.entry.request", 0, 0, {}),
+    ("Bundle.entry.response", 0, 0, {}),
+    ("Claim.identifier", 1, 1, {}),  # PAS
+    ("Claim.status", 1, 1, {"fixed": "active"}),  # PAS fixed value
+    ("Claim.type", 1, 1, {}),  # R4
+    ("Claim.use", 1, 1, {"fixed": "preauthorization"}),  # PAS fixed value
+    ("Claim.patient", 1, 1, {"refers": {"Patient"}}),  # R4; PASBeneficiary
+    ("Claim.created", 1, 1, {}),  # R4
+    ("Claim.insurer", 1, 1, {"refers": {"Organization"}}),  # PAS must-support; PASInsurer
+    ("Claim.provider", 1, 1, {"refers": {"Organization"}}),  # R4; PASRequestor (an Organization)
+    ("Claim.priority", 1, 1, {}),  # R4
+    ("Claim.related", 0, 0, {}),  # PAS: prohibited
+    ("Claim.careTeam.sequence", 1, 1, {}),  # R4
+    ("Claim.careTeam.provider", 1, 1, {"refers": {"Practitioner", "Organization"}}),  # PAS
+    ("Claim.diagnosis.sequence", 1, 1, {}),  # R4
+    ("Claim.diagnosis.diagnosisCodeableConcept", 1, 1, {}),  # R4 1..1; PAS: CodeableConcept only
+    ("Claim.diagnosis.diagnosisReference", 0, 0, {}),
+    ("Claim.supportingInfo.sequence", 1, 1, {}),  # R4
+    ("Claim.supportingInfo.category", 1, 1, {}),  # R4
+    ("Claim.insurance", 1, None, {}),  # R4
+    ("Claim.insurance.sequence", 1, 1, {}),  # R4
+    ("Claim.insurance.focal", 1, 1, {"fixed": True}),  # PAS fixed value
+    ("Claim.insurance.coverage", 1, 1, {"refers": {"Coverage"}}),  # R4; PASCoverage
+    ("Claim.item", 1, None, {}),  # PAS
+    ("Claim.item.sequence", 1, 1, {}),  # R4
+    ("Claim.item.productOrService", 1, 1, {}),  # R4
+    ("Claim.item.locationAddress", 0, 0, {}),  # PAS: location[x] only CodeableConcept
+    ("Claim.item.locationReference", 0, 0, {}),
+]
+# PAS Claim's MessageText slice of supportingInfo: free text for the reviewer (the site-of-care reason).
+PAS_MESSAGE_TEXT = {
+    "system": "http://hl7.org/fhir/us/davinci-pas/CodeSystem/PASSupportingInfoType",
+    "code": "freeFormMessage",
+}
+
+
+def at(node, path: list[str]) -> list:
+    """The values at a path below ``node``, lists flattened."""
+    found = [node]
+    for name in path:
+        step = []
+        for item in found:
+            value = item.get(name) if isinstance(item, dict) else None
+            if value is not None:
+                step.extend(value if isinstance(value, list) else [value])
+        found = step
+    return found
+
+
+def pas_problems(bundle: dict) -> list[str]:
+    """Every way ``bundle`` breaks the PAS_REQUIRED table, by element path."""
+    claims = [e["resource"] for e in bundle.get("entry", []) if e.get("resource", {}).get("resourceType") == "Claim"]
+    problems = [] if len(claims) == 1 else [f"Bundle: {len(claims)} Claim entries; PAS requires exactly 1"]
+    roots = {"Bundle": bundle, "Claim": claims[0] if claims else {}}
+    for path, low, high, rule in PAS_REQUIRED:
+        root, *parents, name = path.split(".")
+        for parent in at(roots[root], parents):
+            values = at(parent, [name])
+            if len(values) < low or (high is not None and len(values) > high):
+                problems.append(f"{path}: {len(values)} found, profile allows {low}..{'*' if high is None else high}")
+            for value in values:
+                if "fixed" in rule and value != rule["fixed"]:
+                    problems.append(f"{path}: {value!r}, profile fixes {rule['fixed']!r}")
+                if "refers" in rule:
+                    target = [e["resource"] for e in bundle["entry"] if e["fullUrl"] == value.get("reference")]
+                    kind = target[0]["resourceType"] if len(target) == 1 else "nothing in the bundle"
+                    if kind not in rule["refers"]:
+                        problems.append(f"{path}: refers to {kind}, profile allows {sorted(rule['refers'])}")
+    return problems
+
+
+@pytest.mark.parametrize("setting", ["outpatient_hospital", "office"])  # with and without supportingInfo
+def test_the_bundle_has_every_element_the_pas_profiles_require(setting):
+    reason = REASON if setting == "outpatient_hospital" else None
+    assert pas_problems(to_pas_bundle(ready_draft(setting=setting, site_of_care_reason=reason))) == []
+
+
+@pytest.mark.parametrize(
+    ("break_it", "problem"),
+    [
+        (lambda b: b.pop("timestamp"), "Bundle.timestamp: 0 found"),
+        (lambda b: b["entry"][0]["resource"].update(use="claim"), "Claim.use: 'claim', profile fixes"),
+        (lambda b: b["entry"][0]["resource"]["item"].clear(), "Claim.item: 0 found"),
+        (lambda b: b["entry"][0]["resource"]["insurance"][0].update(focal=False), "Claim.insurance.focal: False"),
+        (lambda b: b["entry"][0]["resource"].update(provider=b["entry"][0]["resource"]["careTeam"][0]["provider"]),
+         "Claim.provider: refers to Practitioner"),
+    ],
+)  # fmt: skip
+def test_the_pas_table_catches_a_broken_bundle(break_it, problem):
+    broken = to_pas_bundle(ready_draft())
+    break_it(broken)
+    assert any(found.startswith(problem) for found in pas_problems(broken)), pas_problems(broken)
+
+
+def test_claim_points_its_sequences_at_what_it_holds(claim):
+    care_team = {member["sequence"] for member in claim["careTeam"]}
+    diagnoses = {diagnosis["sequence"] for diagnosis in claim["diagnosis"]}
+    information = {info["sequence"] for info in claim["supportingInfo"]}
+    for item in claim["item"]:
+        assert set(item["careTeamSequence"]) <= care_team
+        assert set(item["diagnosisSequence"]) <= diagnoses and len(item["diagnosisSequence"]) <= 4
+        assert set(item["informationSequence"]) <= information
+    assert [item["sequence"] for item in claim["item"]] == list(range(1, len(claim["item"]) + 1))
+
+
+def test_claim_header_names_the_draft_and_its_time(bundle, claim):
+    assert claim["identifier"][0]["value"] == "DR-7K3Q9P"
     assert claim["created"] == NOW.isoformat()
-    assert claim["insurance"] == [{"sequence": 1, "focal": True, "coverage": claim["insurance"][0]["coverage"]}]
     coverage = resolve(bundle, claim["insurance"][0]["coverage"])
-    assert coverage["resourceType"] == "Coverage"
     assert resolve(bundle, coverage["beneficiary"]) is resolve(bundle, claim["patient"])
 
 
@@ -122,16 +231,15 @@ def test_patient_carries_member_id_and_birth_date(bundle, claim):
     assert patient["birthDate"] == "1960-03-04"
 
 
-def test_provider_and_care_team_are_the_ordering_practitioner_by_npi(bundle, claim):
-    practitioner = resolve(bundle, claim["provider"])
+def test_care_team_is_the_ordering_practitioner_by_npi(bundle, claim):
+    practitioner = resolve(bundle, claim["careTeam"][0]["provider"])
     assert practitioner["resourceType"] == "Practitioner"
     assert practitioner["identifier"] == [{"system": "http://hl7.org/fhir/sid/us-npi", "value": "1234567893"}]
-    assert resolve(bundle, claim["careTeam"][0]["provider"]) is practitioner
-    assert claim["careTeam"][0]["sequence"] == 1
 
 
-def test_ordering_organization_has_the_tax_id(bundle, claim):
-    organization = resolve(bundle, claim["payee"]["party"])
+def test_the_requesting_provider_is_the_ordering_organization_with_the_tax_id(bundle, claim):
+    organization = resolve(bundle, claim["provider"])
+    assert resolve(bundle, claim["payee"]["party"]) is organization
     assert organization["resourceType"] == "Organization"
     identifier = organization["identifier"][0]
     assert (identifier["system"], identifier["value"]) == (
@@ -202,11 +310,11 @@ def test_place_of_service_follows_the_setting(setting, code):
     assert coding["system"] == ("https://www.cms.gov/Medicare/Coding/place-of-service-codes/Place_of_Service_Code_Set")
 
 
-def test_site_of_care_reason_is_supporting_info(claim):
+def test_site_of_care_reason_is_pas_message_text(claim):
     (info,) = claim["supportingInfo"]
-    assert info["valueString"] == REASON
-    assert info["category"]["coding"][0]["code"] == "info"
-    assert claim["item"][0]["informationSequence"] == [info["sequence"]]
+    assert info["category"]["coding"] == [PAS_MESSAGE_TEXT]
+    assert info["valueString"] == REASON and not any(key.startswith("timing") for key in info)  # value 1..1, no timing
+    assert all(item["informationSequence"] == [info["sequence"]] for item in claim["item"])
 
 
 def test_no_supporting_info_without_a_reason():

@@ -14,7 +14,7 @@ from priorauth.coverage import coverage
 from priorauth.db import make_engine
 from priorauth.kb import models as m
 from priorauth.kb.loader import load_kb
-from priorauth.kb.reader import KBDataError, iter_cites, parse_cites, read_kb
+from priorauth.kb.reader import KBDataError, iter_cites, normalize_text, parse_cites, read_kb
 from tests.conftest import KB_DIR, SOURCES_DIR
 
 
@@ -104,7 +104,73 @@ def test_a_changed_file_replaces_the_tables(kb_copy):
     assert load_kb(engine, kb_copy, SOURCES_DIR) is True
     with Session(engine) as s:
         assert s.execute(select(m.Alias.target_id).where(m.Alias.term == "claw toe")).scalar() == "hammertoe_correction"
-        assert s.execute(select(func.count()).select_from(m.Procedure)).scalar() == 38
+        loaded = s.execute(select(func.count()).select_from(m.Procedure)).scalar()
+    assert loaded == len(read_kb(kb_copy, SOURCES_DIR).get("procedures"))  # replaced, not added to
+
+
+# Source 002's lists of what AIM reviews: the heading of each list, and the program its items belong to.
+SOURCE_002_LISTS = {
+    "Spine Surgery – Cervical, thoracic, lumbar, sacral and sacroiliac joint fusion": "spine_surgery",
+    "Joint surgery (including all associated revision surgeries)": "joint_surgery",
+    "Interventional pain management": "interventional_pain",
+}
+NESTED_PROGRAM = {"Small joint surgery": "small_joint_surgery"}  # a list item that is itself a list
+
+
+def source_002_items() -> list[tuple[str, str]]:
+    """(item, program) for every bullet of source 002's procedure lists, read from the source text."""
+    text = next(SOURCES_DIR.glob("002_*.txt")).read_text()
+    body = text.split("Contact AIM to obtain pre-service review for the following", 1)[1].split("CPT Codes", 1)[0]
+    headings = {normalize_text(heading): program for heading, program in SOURCE_002_LISTS.items()}
+    items, program, parent = [], None, None
+    for line in body.splitlines():
+        if normalize_text(line) in headings:
+            program, parent = headings[normalize_text(line)], None
+        elif line.lstrip().startswith("•"):
+            item = line.strip().lstrip("•").strip()
+            nested = len(line) - len(line.lstrip()) > 2
+            if item in NESTED_PROGRAM:
+                parent = NESTED_PROGRAM[item]
+            else:
+                items.append((item, parent if nested and parent else program))
+    return items
+
+
+def test_source_002_lists_are_read_whole():
+    items = source_002_items()
+    assert {program for _, program in items} == {*SOURCE_002_LISTS.values(), *NESTED_PROGRAM.values()}
+    assert ("Vertebroplasty/kyphoplasty", "spine_surgery") in items and ("Bunionectomy", "small_joint_surgery") in items
+    assert ("Thermal intradiscal procedures", "interventional_pain") in items
+
+
+def test_every_procedure_source_002_lists_is_in_the_kb_under_its_program():
+    procedures = read_kb(KB_DIR, SOURCES_DIR).get("procedures")
+    cited = {
+        (normalize_text(c.quote), p["program"])
+        for p in procedures
+        for c in parse_cites(p["cite"])
+        if c.source_id == "002"
+    }
+    missing = [(item, program) for item, program in source_002_items() if (normalize_text(item), program) not in cited]
+    assert not missing, f"listed in source 002 but no procedure of that program cites it: {missing}"
+
+
+def test_every_procedure_has_a_program_a_resolving_citation_and_codes_of_its_own():
+    data = read_kb(KB_DIR, SOURCES_DIR)
+    programs = data.by_id("programs")
+    sources = {p.name[:3]: normalize_text(p.read_text()) for p in SOURCES_DIR.glob("0*.txt")}
+    seen: dict[str, str] = {}
+    for procedure in data.get("procedures"):
+        pid = procedure["id"]
+        assert procedure["program"] in programs, pid
+        cites = parse_cites(procedure["cite"])
+        assert cites, pid
+        for cite in cites:
+            assert normalize_text(cite.quote) in sources[cite.source_id], (pid, cite)
+        for code in procedure.get("codes") or []:
+            assert code not in seen, f"code {code} belongs to both {seen[code]} and {pid}"
+            seen[code] = pid
+    assert len({p["id"] for p in data.get("procedures")}) == len(data.get("procedures"))
 
 
 def test_every_phone_number_and_email_appears_in_its_own_citation():
