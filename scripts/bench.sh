@@ -9,13 +9,8 @@
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 cd "$ROOT"
 
-# The bench extra (rank-bm25, matplotlib, psutil). Skipped when the environment was set up for this
-# pyproject.toml and already has them, so that it does not reinstall what another script set up.
-want="$(sha256sum < "$ROOT/pyproject.toml" | cut -c1-16)"
-if ! { [ -x "$PY" ] && grep -q "^$want-" "$VENV/.installed" 2>/dev/null \
-       && "$PY" -c 'import rank_bm25, matplotlib, psutil, rasa' 2>/dev/null; }; then
-  ensure_venv bench
-fi
+# The bench set: the test set plus rank-bm25, matplotlib, psutil (requirements/bench.lock).
+ensure_venv bench
 
 MODEL="$(ensure_model)"
 mkdir -p bench/out/logs

@@ -30,12 +30,39 @@ find_python310() {
   return 1
 }
 
-ensure_venv() {
-  local stamp="$VENV/.installed" want
-  want="$(cat "$ROOT/pyproject.toml" | sha256sum | cut -c1-16)-${1:-test}"
-  if [ -x "$PY" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
-    return 0
+# Install sets, each holding the one before: run (what running needs), test (+ pytest, Playwright, ruff), bench
+# (+ the benchmarks' libraries). Each installs from its lock file with hashes, requirements/<set>.lock (made by
+# scripts/lock.sh), then the project itself without dependencies. The stamp records the set, its lock's hash and
+# pyproject.toml's, so a changed lock reinstalls and a smaller set never downgrades a larger one.
+set_rank() {
+  case "$1" in run) echo 1 ;; test) echo 2 ;; bench) echo 3 ;; *) echo "unknown install set: $1" >&2; exit 2 ;; esac
+}
+lock_hash() { sha256sum <"$ROOT/requirements/$1.lock" | cut -c1-16; }
+project_hash() { sha256sum <"$ROOT/pyproject.toml" | cut -c1-16; }
+
+# Succeeds when the venv holds SET (or a larger set) installed from the current lock files.
+venv_ready() {
+  local want="$1" have_set="" have_lock="" have_project=""
+  [ -x "$PY" ] && [ -f "$VENV/.installed" ] || return 1
+  read -r have_set have_lock have_project <"$VENV/.installed" || true
+  case "$have_set" in run | test | bench) ;; *) return 1 ;; esac
+  [ "$(set_rank "$have_set")" -ge "$(set_rank "$want")" ] && [ "$have_lock" = "$(lock_hash "$have_set")" ] \
+    && [ "$have_project" = "$(project_hash)" ]
+}
+
+# One line for scripts/run.sh --dry-run: what ensure_venv would do, without doing it.
+venv_status() {
+  if venv_ready "$1"; then
+    echo "up to date ($(cut -d' ' -f1 "$VENV/.installed") set, requirements/$(cut -d' ' -f1 "$VENV/.installed").lock)"
+  else
+    echo "would install the $1 set from requirements/$1.lock into .venv"
   fi
+}
+
+ensure_venv() {
+  local wanted="${1:-test}"
+  set_rank "$wanted" >/dev/null
+  venv_ready "$wanted" && return 0
   if [ ! -x "$PY" ]; then
     local py310
     if ! py310="$(find_python310)"; then
@@ -47,15 +74,18 @@ ensure_venv() {
     log "creating the virtual environment with $py310"
     "$py310" -m venv "$VENV"
   fi
-  log "installing dependencies (about 2 minutes the first time)"
-  "$PY" -m pip install --quiet --upgrade "pip<25" wheel "setuptools==70.3.0"
-  "$PY" -m pip install --quiet -e "$ROOT[${1:-test}]"
-  echo "$want" > "$stamp"
+  log "installing the $wanted set from requirements/$wanted.lock (about 2 minutes the first time)"
+  rm -f "$VENV/.installed"
+  "$PY" -m pip install --quiet --require-hashes -r "$ROOT/requirements/$wanted.lock"
+  # The lock holds setuptools, so the project builds with it, not with whatever an isolated build would fetch.
+  "$PY" -m pip install --quiet --no-deps --no-build-isolation -e "$ROOT"
+  echo "$wanted $(lock_hash "$wanted") $(project_hash)" >"$VENV/.installed"
 }
 
-# The model's name is a hash of everything training reads: reuse it while nothing changed.
+# The model's name is a hash of everything training reads, the resolved versions (run.lock) included: reuse it
+# while nothing changed.
 model_hash() {
-  (cd "$ROOT" && cat config.yml domain.yml \
+  (cd "$ROOT" && cat config.yml domain.yml requirements/run.lock \
      $(find data/nlu data/rules data/stories data/authorization addons/kb_entity_extractor.py priorauth/nlu \
  priorauth/kb/terms.py priorauth/kb/reader.py priorauth/kb/loader.py -type f \( -name '*.yml' -o -name '*.py' \) | sort) \
      | sha256sum | cut -c1-16)

@@ -52,8 +52,6 @@ class Assistant:
             TF_CPP_MIN_LOG_LEVEL="2",
             RASA_TELEMETRY_ENABLED="false",
             SQLALCHEMY_SILENCE_UBER_WARNING="1",
-            ACTION_SERVER_URL=f"http://127.0.0.1:{self.actions_port}/webhook",
-            RASA_TRACKER_DB=str(self.workdir / "tracker.db"),
             PRIORAUTH_DATABASE_URL=f"sqlite:///{self.workdir / 'priorauth.db'}",
             PRIORAUTH_RUN_DIR=str(self.workdir),
         )
@@ -79,6 +77,15 @@ class Assistant:
             [str(VENV_BIN / "rasa"), "run", "actions", "--actions", "actions", "--port", str(self.actions_port)],
         )
 
+    def endpoints(self) -> Path:
+        """endpoints.yml's embedded defaults with this run's action server port and tracker file."""
+        path = self.workdir / "endpoints.yml"
+        path.write_text(
+            f"action_endpoint:\n  url: http://127.0.0.1:{self.actions_port}/webhook\n\n"
+            f"tracker_store:\n  type: SQL\n  dialect: sqlite\n  db: {self.workdir / 'tracker.db'}\n"
+        )
+        return path
+
     def start_rasa(self) -> None:
         self._spawn(
             "rasa",
@@ -90,7 +97,7 @@ class Assistant:
                 "--port",
                 str(self.rasa_port),
                 "--endpoints",
-                "endpoints.yml",
+                str(self.endpoints()),
                 "--credentials",
                 "credentials.yml",
                 "--cors",

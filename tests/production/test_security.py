@@ -133,7 +133,9 @@ def test_cors_allows_only_the_configured_origin(live):
 
 
 def run_sh_dry_run(**env: str) -> str:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("RASA_", "PRIORAUTH_", "ALLOWED_ORIGIN"))}
+    clean = {
+        k: v for k, v in os.environ.items() if not k.startswith(("RASA_", "PRIORAUTH_", "ALLOWED_ORIGIN", "ACTION"))
+    }
     clean.update(env)
     out = subprocess.run(
         ["bash", "scripts/run.sh", "--dry-run"], cwd=ROOT, env=clean, capture_output=True, text=True, timeout=600
@@ -143,9 +145,14 @@ def run_sh_dry_run(**env: str) -> str:
 
 
 def test_run_sh_keeps_the_api_off_unless_authenticated(tmp_path):
-    plain = run_sh_dry_run(PRIORAUTH_RUN_DIR=str(tmp_path))
+    plain = run_sh_dry_run()
     assert "--enable-api" not in plain
     assert f"endpoints: {ROOT / 'endpoints.yml'}" in plain  # embedded default: SQLite, in-memory lock store
+    moved = run_sh_dry_run(PRIORAUTH_RUN_DIR=str(tmp_path), ACTIONS_PORT="5999")
+    generated = (tmp_path / "endpoints.generated.yml").read_text()
+    assert f"endpoints: {tmp_path / 'endpoints.generated.yml'}" in moved
+    assert "url: ${ACTION_SERVER_URL}" in generated and "db: ${RASA_TRACKER_DB}" in generated
+    assert "lock_store" not in generated
     secret = "s3cr3t-token-value"
     with_token = run_sh_dry_run(PRIORAUTH_RUN_DIR=str(tmp_path), RASA_AUTH_TOKEN=secret, RASA_JWT_SECRET=secret)
     assert "--enable-api --auth-token <redacted> --jwt-secret <redacted>" in with_token
