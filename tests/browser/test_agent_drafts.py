@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
+from datetime import date, timedelta
 
 import pytest
 from playwright.sync_api import expect
@@ -27,14 +28,14 @@ def owner_of(web, reference: str) -> str | None:
 
 
 @pytest.fixture
-def panel(context, page, web, agent_token):
+def panel(context, page, web, mint):
     context.grant_permissions(["clipboard-read", "clipboard-write"], origin=web.url)
-    panel = AgentPanel(page).sign_in("agent-7", agent_token)
+    panel = AgentPanel(page).sign_in(mint("agent-7"))
     expect(page.locator("#query")).to_be_visible()
     return panel
 
 
-def test_a_draft_opened_from_the_panel_belongs_to_the_agent_and_exports(panel, page, web, browser, agent_token):
+def test_a_draft_opened_from_the_panel_belongs_to_the_agent_and_exports(panel, page, web, browser, mint):
     started = panel.click_action("New draft")
     expect(started).to_contain_text("I've started draft request")
     reference = re.search(r"DR-[0-9A-Z]{6}", started.inner_text()).group(0)
@@ -43,7 +44,8 @@ def test_a_draft_opened_from_the_panel_belongs_to_the_agent_and_exports(panel, p
     expect(panel.ask(CALLER_FIELDS)).to_contain_text("Which procedure codes")
     expect(panel.ask("27447")).to_contain_text("diagnosis codes")
     expect(panel.ask("M17.11")).to_contain_text("date of service")
-    expect(panel.ask("DOS 12/1/2026")).to_contain_text(f"Draft request {reference} is complete")
+    service = date.today() + timedelta(days=30)  # always ahead: a date of service is never in the past
+    expect(panel.ask(f"DOS {service:%m/%d/%Y}")).to_contain_text(f"Draft request {reference} is complete")
 
     card = panel.click_action("Draft summary").locator(".card.draft")
     expect(card.locator(".headline")).to_have_text(f"Draft {reference}")
@@ -68,7 +70,7 @@ def test_a_draft_opened_from_the_panel_belongs_to_the_agent_and_exports(panel, p
     # Another agent, signed in elsewhere, does not get this agent's draft.
     other = browser.new_context(base_url=web.url)
     try:
-        other_panel = AgentPanel(other.new_page()).sign_in("agent-8", agent_token)
+        other_panel = AgentPanel(other.new_page()).sign_in(mint("agent-8"))
         reply = other_panel.ask(f"show draft {reference}")
         expect(reply).to_contain_text("belongs to another conversation")
         expect(reply).not_to_contain_text("6789")
