@@ -9,6 +9,8 @@
 #   PRIORAUTH_REDIS_URL      Redis lock store, redis://[:pw@]host:port/db (default: in-memory lock store)
 #   PRIORAUTH_CORS_ORIGINS   allowed web origins, space-separated (or ALLOWED_ORIGIN; default http://localhost:PORT)
 #   RASA_AUTH_TOKEN / RASA_JWT_SECRET   turn Rasa's HTTP API on, authenticated; without them it stays off
+#   PRIORAUTH_AGENT_JWT_SECRET / _PUBLIC_KEY(_FILE), PRIORAUTH_AGENT_CHANNEL_SECRET   keys of the agent panel's
+#                            sign-in (SECURITY.md); unset: keys generated in $RUN_DIR, which production refuses
 #   TICKET_LOCK_LIFETIME, SANIC_REQUEST_MAX_SIZE, RASA_RESPONSE_TIMEOUT, ACTIONS_RESPONSE_TIMEOUT  limits
 # When a tracker or Redis URL is set, the endpoints file is generated as $RUN_DIR/endpoints.generated.yml; it
 # holds ${VAR} references only (Rasa reads the values from the environment), never a password.
@@ -131,6 +133,7 @@ cat <<MSG
     REST:       curl -s localhost:$RASA_PORT/webhooks/rest/webhook -d '{"sender":"me","message":"how long is a pain management approval valid?"}'
     Web chat:   http://localhost:$RASA_PORT/web/
     Agent panel http://localhost:$RASA_PORT/web/agent.html
+                sign in with a token: .venv/bin/python -m priorauth agent-token <AGENT_ID>
     Logs:       $RUN_DIR/logs/
   Press Ctrl-C to stop both servers.
 
