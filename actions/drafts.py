@@ -24,7 +24,7 @@ from sqlalchemy.orm import sessionmaker
 from actions import backend
 from actions.answer import PAYLOAD_CHANNELS
 from actions.context import context_from
-from priorauth.agent_auth import agent_vouched
+from priorauth.agent_proof import agent_vouched
 from priorauth.drafts.export import DraftNotReady, to_pas_bundle
 from priorauth.drafts.models import Draft, required_fields, utc_now
 from priorauth.drafts.parsing import extract_fields
@@ -76,12 +76,22 @@ clock = utc_now  # tests replace it with a fixed clock
 
 # ---------------------------------------------------------------- who and which draft
 def owner_of(tracker: Tracker) -> str:
-    """The conversation's sender id, or ``agent:<id>`` for a message the agent side panel signed."""
-    metadata = (tracker.latest_message or {}).get("metadata") or {}
+    """The conversation's sender id, or ``agent:<id>`` for a message the agent channel proved an agent's.
+
+    A sender in the agent namespace without the channel's proof (a socket.io client can choose its session id)
+    owns nothing of any agent: it gets a name no agent's draft can have.
+    """
+    latest = tracker.latest_message or {}
+    metadata = latest.get("metadata") or {}
     agent_id = metadata.get("agent_id")
-    if agent_id and agent_vouched(tracker.sender_id, str(agent_id), metadata.get("agent_signature")):
+    sender = tracker.sender_id
+    if agent_id and agent_vouched(sender, str(agent_id), latest.get("message_id"), metadata.get("agent_proof")):
         return f"agent:{agent_id}"
-    return tracker.sender_id
+    if agent_id:
+        logger.warning("a message claimed an agent id without the agent channel's proof: no agent rights given")
+    if sender.startswith("agent:"):
+        return f"unverified:{sender}"
+    return sender
 
 
 def reference_in(text: str | None) -> str | None:

@@ -1,20 +1,20 @@
-"""Rasa input channel for the contact-center agent side panel: a token-protected JSON API.
+"""Rasa input channel for the contact-center agent side panel: a JSON API for agents who prove who they are.
 
-POST /webhooks/agent/webhook  {"agent_id", "session", "message"} -> {"sender", "turns": [...]}
-GET  /webhooks/agent/history?agent_id=...&session=...           -> {"sender", "turns": [...]}
-Both need `Authorization: Bearer <token>`. A turn is {"role", "text", "buttons", "custom", "timestamp"}; a bot
-turn's `custom` is the structured answer (facts, scope, citations) of priorauth.render.payload. Messages reach
-Rasa on input channel "agent", sender `agent:<agent_id>:<session>`, with metadata `agent_id`, `agent_session`
-and `agent_signature` (see `agent_signature`).
-The token comes from PRIORAUTH_AGENT_TOKEN; a local run without it (PRIORAUTH_RUN_DIR set, as scripts/run.sh
-and the tests do) gets a random one kept in $PRIORAUTH_RUN_DIR/agent-token; otherwise the API is disabled.
+POST /webhooks/agent/webhook  {"session", "message", ["agent_id"]} -> {"agent_id", "sender", "turns": [...]}
+GET  /webhooks/agent/history?session=...[&agent_id=...]          -> {"agent_id", "sender", "turns": [...]}
+Both need `Authorization: Bearer <agent token>`: a JWT whose subject is the agent id (priorauth/agent_auth.py).
+The agent is the token's subject, never a field of the request: an `agent_id` given must equal it (else 403).
+A turn is {"role", "text", "buttons", "custom", "timestamp"}; a bot turn's `custom` is the structured answer
+(facts, scope, citations) of priorauth.render.payload. Messages reach Rasa on input channel "agent", sender
+`agent:<subject>:<session>`, with metadata `agent_id`, `agent_session` and `agent_proof`, the channel's
+signature of (sender, agent id, message id) that the action server checks (priorauth/agent_proof.py).
 """
 
 from __future__ import annotations
 
-import hmac
 import logging
 import re
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -24,20 +24,13 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from priorauth.agent_auth import TOKEN_ENV, agent_signature, agent_token
+from priorauth.agent_auth import AGENT_ID, AgentAuth, AgentAuthError, AgentIdentity
+from priorauth.agent_proof import AgentAuthConfigError, channel_secrets, sign_proof
 
 logger = logging.getLogger(__name__)
 
-AGENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
 SESSION_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 MAX_MESSAGE_CHARS = 2000
-
-
-def token_matches(expected: str | None, authorization: str | None) -> bool:
-    scheme, _, given = (authorization or "").partition(" ")
-    if not expected or scheme.lower() != "bearer" or not given:
-        return False
-    return hmac.compare_digest(given.strip().encode(), expected.encode())
 
 
 def sender_for(agent_id: str, session: str) -> str:
@@ -72,12 +65,15 @@ def _turn(role: str, text=None, buttons=None, custom=None, timestamp=None) -> di
 
 
 def _error(status: int, error: str, message: str) -> HTTPResponse:
-    headers = {"WWW-Authenticate": 'Bearer realm="priorauth-agent"'} if status == 401 else None
+    headers = None
+    if status == 401:  # RFC 6750: the reason in the challenge too
+        detail = "" if error == "missing_token" else ', error="invalid_token"'
+        headers = {"WWW-Authenticate": f'Bearer realm="priorauth-agent"{detail}'}
     return response.json({"error": error, "message": message}, status=status, headers=headers)
 
 
 class AgentInput(InputChannel):
-    """credentials.yml: `addons.agent_channel.AgentInput:` (a `token:` there overrides the environment)."""
+    """credentials.yml: `addons.agent_channel.AgentInput:`. Keys and rules come from the environment only."""
 
     @classmethod
     def name(cls) -> str:
@@ -85,26 +81,41 @@ class AgentInput(InputChannel):
 
     @classmethod
     def from_credentials(cls, credentials: dict[str, Any] | None) -> AgentInput:
-        return cls(token=(credentials or {}).get("token"))
+        if credentials:
+            raise AgentAuthConfigError(
+                f"addons.agent_channel.AgentInput takes no settings in the credentials file (got "
+                f"{sorted(credentials)}): agent keys come from the environment (PRIORAUTH_AGENT_JWT_*; SECURITY.md)"
+            )
+        try:
+            return cls(AgentAuth.from_env(), channel_secrets())
+        except AgentAuthConfigError as exc:
+            logger.error("the agent channel cannot start: %s", exc)
+            raise
 
-    def __init__(self, token: str | None = None) -> None:
-        self._token = token
+    def __init__(self, auth: AgentAuth, proof_secrets: list[str]) -> None:
+        if not proof_secrets:
+            raise AgentAuthConfigError(
+                "the agent channel needs PRIORAUTH_AGENT_CHANNEL_SECRET in production (the same on the action server)"
+            )
+        self.auth = auth
+        self.proof_secret = proof_secrets[0]
 
-    def token(self) -> str | None:
-        if self._token is None:
-            self._token = agent_token()
-        return self._token
-
-    def refusal(self, request: Request) -> HTTPResponse | None:
-        """The error response for a request without the right token, or None."""
-        if not self.token():
-            return _error(503, "agent_api_disabled", f"the agent API is off: the server has no {TOKEN_ENV}")
-        authorization = request.headers.get("authorization")
-        if not authorization:
-            return _error(401, "unauthorized", "missing token: send the header 'Authorization: Bearer <token>'")
-        if not token_matches(self.token(), authorization):
-            return _error(401, "unauthorized", "invalid token")
-        return None
+    def identify(self, request: Request, claimed: Any) -> AgentIdentity | HTTPResponse:
+        """The verified agent of a request, or the error response: 401 for the token, 403 for another agent id."""
+        try:
+            identity = self.auth.identify(request.headers.get("authorization"))
+        except AgentAuthError as exc:
+            logger.info("agent channel: a request was refused: %s", exc.code)
+            return _error(exc.status, exc.code, exc.message)
+        if claimed is not None and claimed != identity.agent_id:
+            shown = claimed if isinstance(claimed, str) and AGENT_ID.fullmatch(claimed) else "(malformed)"
+            logger.warning("agent channel: agent %s asked for agent_id %s: refused", identity.agent_id, shown)
+            return _error(
+                403,
+                "forbidden",
+                f"this token is for agent {identity.agent_id!r}: 'agent_id' must be that or left out",
+            )
+        return identity
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         agent_webhook = Blueprint("agent_webhook", __name__)
@@ -115,47 +126,56 @@ class AgentInput(InputChannel):
 
         @agent_webhook.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
-            refused = self.refusal(request)
-            if refused:
-                return refused
             body = _json_object(request)
-            ids = _ids(body)
-            if isinstance(ids, HTTPResponse):
-                return ids
+            identity = self.identify(request, body.get("agent_id"))
+            if isinstance(identity, HTTPResponse):
+                return identity
+            session = _session(body.get("session"))
+            if isinstance(session, HTTPResponse):
+                return session
             text = body.get("message")
             if not isinstance(text, str) or not text.strip():
                 return _error(400, "bad_request", "'message' must be a non-empty string")
             if len(text) > MAX_MESSAGE_CHARS:
                 return _error(400, "bad_request", f"'message' must be at most {MAX_MESSAGE_CHARS} characters")
-            agent_id, session = ids
+            agent_id = identity.agent_id
             sender = sender_for(agent_id, session)
-            collector = CollectingOutputChannel()
+            message_id = uuid.uuid4().hex  # the proof names this message: a copied proof fits no other
             metadata = {
                 "agent_id": agent_id,
                 "agent_session": session,
-                "agent_signature": agent_signature(self.token(), sender, agent_id),
+                "agent_proof": sign_proof(self.proof_secret, sender, agent_id, message_id),
             }
+            collector = CollectingOutputChannel()
             try:
                 await on_new_message(
-                    UserMessage(text.strip(), collector, sender, input_channel=self.name(), metadata=metadata)
+                    UserMessage(
+                        text.strip(),
+                        collector,
+                        sender,
+                        input_channel=self.name(),
+                        message_id=message_id,
+                        metadata=metadata,
+                    )
                 )
             except Exception as exc:  # the message and the error may hold PHI: log the failure's type only
                 logger.error("agent channel: handling a message failed: %s (sender %s)", type(exc).__name__, sender)
                 return _error(500, "internal_error", "the assistant could not handle this message; try again")
-            return response.json({"sender": sender, "turns": turns_from_collected(collector.messages)})
+            turns = turns_from_collected(collector.messages)
+            return response.json({"agent_id": agent_id, "sender": sender, "turns": turns})
 
         @agent_webhook.route("/history", methods=["GET"])
         async def history(request: Request) -> HTTPResponse:
-            refused = self.refusal(request)
-            if refused:
-                return refused
-            ids = _ids({k: request.args.get(k) for k in ("agent_id", "session")})
-            if isinstance(ids, HTTPResponse):
-                return ids
-            sender = sender_for(*ids)
+            identity = self.identify(request, request.args.get("agent_id"))
+            if isinstance(identity, HTTPResponse):
+                return identity
+            session = _session(request.args.get("session"))
+            if isinstance(session, HTTPResponse):
+                return session
+            sender = sender_for(identity.agent_id, session)
             tracker = await request.app.ctx.agent.tracker_store.retrieve(sender)
             turns = turns_from_events(list(tracker.events)) if tracker else []
-            return response.json({"sender": sender, "turns": turns})
+            return response.json({"agent_id": identity.agent_id, "sender": sender, "turns": turns})
 
         return agent_webhook
 
@@ -168,10 +188,7 @@ def _json_object(request: Request) -> dict:
     return body if isinstance(body, dict) else {}
 
 
-def _ids(values: dict) -> tuple[str, str] | HTTPResponse:
-    agent_id, session = values.get("agent_id"), values.get("session")
-    if not isinstance(agent_id, str) or not AGENT_ID.fullmatch(agent_id):
-        return _error(400, "bad_request", "'agent_id' must be 1-64 characters: letters, digits, '.', '_', '@' or '-'")
+def _session(session: Any) -> str | HTTPResponse:
     if not isinstance(session, str) or not SESSION_ID.fullmatch(session):
         return _error(400, "bad_request", "'session' must be 1-64 characters: letters, digits, '_' or '-'")
-    return agent_id, session
+    return session

@@ -1,4 +1,4 @@
-"""Command line: check, load and measure the knowledge base; export a draft (`python -m priorauth --help`)."""
+"""Command line: check, load and measure the knowledge base; export a draft; mint an agent token (`--help`)."""
 
 from __future__ import annotations
 
@@ -24,9 +24,19 @@ def main(argv: list[str] | None = None) -> int:
     export.add_argument("reference", help="the draft's reference, e.g. DR-7K3Q9P")
     export.add_argument("--owner", required=True, help="the draft's owner: a conversation's sender id or agent:<id>")
     export.add_argument("--database-url", default=settings.database_url)
+    token = sub.add_parser(
+        "agent-token",
+        help="print a short-lived sign-in token for the agent side panel, signed with this run's key",
+        description="Signs with PRIORAUTH_AGENT_JWT_SECRET's first secret if set, else with the local run's "
+        "generated key ($PRIORAUTH_RUN_DIR/agent-jwt-secret, made 0600 on first use).",
+    )
+    token.add_argument("agent_id", help="the agent's id: the token's subject (letters, digits, '.', '_', '@', '-')")
+    token.add_argument("--minutes", type=int, default=60, help="lifetime in minutes (default 60)")
     args = parser.parse_args(argv)
     if args.command == "export":
         return export_draft(args.reference, args.owner, args.database_url)
+    if args.command == "agent-token":
+        return agent_token(args.agent_id, args.minutes)
 
     from priorauth.kb.reader import KBDataError, read_kb
 
@@ -60,6 +70,19 @@ def main(argv: list[str] | None = None) -> int:
             print(f"    - {paragraph[:110]}")
     print(json.dumps({sid: {k: v for k, v in r.items() if k != "uncited"} for sid, r in report.items()}))
     return 0
+
+
+def agent_token(agent_id: str, minutes: int) -> int:
+    """Print a token for `agent_id`; a production deployment with only an identity provider's keys refuses."""
+    from priorauth.agent_auth import AgentAuth
+    from priorauth.agent_proof import AgentAuthConfigError
+
+    try:
+        print(AgentAuth.from_env().mint(agent_id, minutes))
+        return 0
+    except (AgentAuthConfigError, ValueError) as exc:
+        print(f"agent-token: {exc}", file=sys.stderr)
+        return 2
 
 
 def export_draft(reference: str, owner: str, database_url: str) -> int:

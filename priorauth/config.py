@@ -17,7 +17,6 @@ class Settings:
     database_url: str
     kb_dir: Path
     sources_dir: Path
-    agent_token: str | None
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -27,5 +26,4 @@ class Settings:
             database_url=env.get("PRIORAUTH_DATABASE_URL", f"sqlite:///{run_dir / 'priorauth.db'}"),
             kb_dir=Path(env.get("PRIORAUTH_KB_DIR", DEFAULT_KB_DIR)),
             sources_dir=Path(env.get("PRIORAUTH_SOURCES_DIR", DEFAULT_SOURCES_DIR)),
-            agent_token=env.get("PRIORAUTH_AGENT_TOKEN") or None,
         )

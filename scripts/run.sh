@@ -9,6 +9,8 @@
 #   PRIORAUTH_REDIS_URL      Redis lock store, redis://[:pw@]host:port/db (default: in-memory lock store)
 #   PRIORAUTH_CORS_ORIGINS   allowed web origins, space-separated (or ALLOWED_ORIGIN; default http://localhost:PORT)
 #   RASA_AUTH_TOKEN / RASA_JWT_SECRET   turn Rasa's HTTP API on, authenticated; without them it stays off
+#   PRIORAUTH_AGENT_JWT_SECRET / _PUBLIC_KEY(_FILE), PRIORAUTH_AGENT_CHANNEL_SECRET   keys of the agent panel's
+#                            sign-in (SECURITY.md); unset: keys generated in $RUN_DIR, which production refuses
 #   TICKET_LOCK_LIFETIME, SANIC_REQUEST_MAX_SIZE, RASA_RESPONSE_TIMEOUT, ACTIONS_RESPONSE_TIMEOUT  limits
 # With the defaults it uses endpoints.yml as is (literal values: action server on localhost:5055, SQLite tracker in
 # .run/tracker.db). Otherwise (other ports or paths, a tracker or Redis URL) it generates

@@ -1,4 +1,4 @@
-"""Browser fixtures: both servers on free ports (with an agent token), Debian's chromium driven by Playwright.
+"""Browser fixtures: both servers on free ports (agent keys configured), Debian's chromium driven by Playwright.
 
 Never `playwright install`: the tests use /usr/bin/chromium (`bash scripts/web.sh --browser` installs it).
 A missing browser, widget bundle or model fails the tests under CI or PRIORAUTH_REQUIRE_E2E=1
@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import secrets
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -46,20 +48,40 @@ def browser():
 
 @pytest.fixture(scope="session")
 def web(tmp_path_factory):
-    """The servers of the web pages: the widget's socket.io, the agent channel (token set), /web/."""
+    """The servers of the web pages: the widget's socket.io, the agent channel (keys configured), /web/."""
     model = find_model()
     if model is None or not model.exists():
         require_or_skip("no trained model: run scripts/train.sh (scripts/test.sh trains one and sets PRIORAUTH_MODEL)")
-    token = secrets.token_urlsafe(24)
-    servers = Assistant(model=model, workdir=tmp_path_factory.mktemp("web"), extra_env={"PRIORAUTH_AGENT_TOKEN": token})
+    workdir = tmp_path_factory.mktemp("web")
+    (workdir / "revoked.txt").write_text("# agents and tokens refused before their tokens expire\n")
+    agent_keys = {
+        "PRIORAUTH_AGENT_JWT_SECRET": secrets.token_hex(32),
+        "PRIORAUTH_AGENT_CHANNEL_SECRET": secrets.token_hex(32),
+        "PRIORAUTH_AGENT_REVOKED_FILE": str(workdir / "revoked.txt"),
+    }
+    servers = Assistant(model=model, workdir=workdir, extra_env=agent_keys)
     servers.start()
     yield servers
     servers.stop()
 
 
 @pytest.fixture(scope="session")
-def agent_token(web) -> str:
-    return web.extra_env["PRIORAUTH_AGENT_TOKEN"]
+def mint(web):
+    """mint(agent_id, minutes=30): a token from the README's command, `python -m priorauth agent-token`."""
+
+    def mint(agent_id: str, minutes: int = 30) -> str:
+        out = subprocess.run(
+            [sys.executable, "-m", "priorauth", "agent-token", agent_id, "--minutes", str(minutes)],
+            cwd=ROOT,
+            env=web.env(),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert out.returncode == 0, out.stderr
+        return out.stdout.strip()
+
+    return mint
 
 
 @pytest.fixture

@@ -66,9 +66,9 @@ class AgentPanel:
         self.page = page
         self.log = page.locator("#log")
 
-    def sign_in(self, agent_id: str, token: str) -> AgentPanel:
+    def sign_in(self, token: str) -> AgentPanel:
+        """Pastes the agent's token into the sign-in form (the agent id comes from the token)."""
         self.page.goto("/web/agent.html")
-        self.page.fill("#agent-id", agent_id)
         self.page.fill("#token", token)
         self.page.click("#sign-in button[type=submit]")
         return self

@@ -29,14 +29,14 @@ def owner_of(web, reference: str) -> str | None:
 
 
 @pytest.fixture
-def panel(context, page, web, agent_token):
+def panel(context, page, web, mint):
     context.grant_permissions(["clipboard-read", "clipboard-write"], origin=web.url)
-    panel = AgentPanel(page).sign_in("agent-7", agent_token)
+    panel = AgentPanel(page).sign_in(mint("agent-7"))
     expect(page.locator("#query")).to_be_visible()
     return panel
 
 
-def test_a_draft_opened_from_the_panel_belongs_to_the_agent_and_exports(panel, page, web, browser, agent_token):
+def test_a_draft_opened_from_the_panel_belongs_to_the_agent_and_exports(panel, page, web, browser, mint):
     started = panel.click_action("New draft")
     expect(started).to_contain_text("I've started draft request")
     reference = re.search(r"DR-[0-9A-Z]{6}", started.inner_text()).group(0)
@@ -71,7 +71,7 @@ def test_a_draft_opened_from_the_panel_belongs_to_the_agent_and_exports(panel, p
     other = browser.new_context(base_url=web.url)
     try:
         other_page = watched(other.new_page())
-        reply = AgentPanel(other_page).sign_in("agent-8", agent_token).ask(f"show draft {reference}")
+        reply = AgentPanel(other_page).sign_in(mint("agent-8")).ask(f"show draft {reference}")
         expect(reply).to_contain_text("belongs to another conversation")
         expect(reply).not_to_contain_text("6789")
         assert not other_page.errors, other_page.errors

@@ -1,7 +1,10 @@
-"""The agent side panel in a real browser, and its token-protected channel on the real Rasa server."""
+"""The agent side panel in a real browser, and its agent-token-protected channel on the real Rasa server."""
 
 from __future__ import annotations
 
+import time
+
+import jwt
 import pytest
 import requests
 from playwright.sync_api import expect
@@ -10,55 +13,105 @@ from tests.browser.pages import AgentPanel, screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 
-QUERY = {"agent_id": "agent-7", "session": "token-check", "message": "p2p window"}
+QUERY = {"session": "token-check", "message": "p2p window"}
 
 
 @pytest.fixture
-def panel(context, page, web, agent_token):
+def panel(context, page, web, mint):
     context.grant_permissions(["clipboard-read", "clipboard-write"], origin=web.url)
-    panel = AgentPanel(page).sign_in("agent-7", agent_token)
+    panel = AgentPanel(page).sign_in(mint("agent-7"))
     expect(page.locator("#query")).to_be_visible()
     return panel
 
 
+def foreign_token() -> str:
+    """A well-formed token for agent-7 signed with a key this server does not know."""
+    now = int(time.time())
+    claims = {"sub": "agent-7", "aud": "priorauth-agent", "iat": now, "exp": now + 600}
+    return jwt.encode(claims, "x" * 64, algorithm="HS256")
+
+
 @pytest.mark.parametrize(
-    ("authorization", "message"),
+    ("authorization", "code", "message"),
     [
-        (None, "missing token: send the header 'Authorization: Bearer <token>'"),
-        ("Bearer wrong-token", "invalid token"),
-        ("{token}", "invalid token"),  # the token without its scheme
-        ("Basic {token}", "invalid token"),
+        (None, "missing_token", "missing token: sign in"),
+        ("Bearer wrong-token", "invalid_token", "invalid token: not a JWT"),
+        ("{token}", "invalid_token", "invalid token: send it as 'Authorization: Bearer <agent token>'"),
+        ("Basic {token}", "invalid_token", "invalid token: send it as 'Authorization: Bearer <agent token>'"),
+        ("Bearer {foreign}", "invalid_token", "invalid token: its signature matches no key"),
     ],
 )
-def test_the_agent_api_refuses_a_missing_or_wrong_token(web, agent_token, authorization, message):
-    headers = {"Authorization": authorization.format(token=agent_token)} if authorization else {}
+def test_the_agent_api_refuses_a_missing_or_wrong_token(web, mint, authorization, code, message):
+    filled = authorization and authorization.format(token=mint("agent-7"), foreign=foreign_token())
+    headers = {"Authorization": filled} if filled else {}
     for response in (
         requests.post(f"{web.url}/webhooks/agent/webhook", json=QUERY, headers=headers, timeout=30),
         requests.get(f"{web.url}/webhooks/agent/history", params=QUERY, headers=headers, timeout=30),
     ):
         assert response.status_code == 401
-        assert response.json()["error"] == "unauthorized"
-        assert response.json()["message"] == message
+        assert response.json()["error"] == code
+        assert response.json()["message"].startswith(message)
         assert response.headers["WWW-Authenticate"].startswith("Bearer")
 
 
-def test_the_agent_api_answers_with_the_token(web, agent_token):
+def test_the_agent_api_answers_as_the_tokens_agent(web, mint):
     response = requests.post(
         f"{web.url}/webhooks/agent/webhook",
         json=QUERY,
-        headers={"Authorization": f"Bearer {agent_token}"},
+        headers={"Authorization": f"Bearer {mint('agent-7')}"},
         timeout=60,
     )
     assert response.status_code == 200
     body = response.json()
-    assert body["sender"] == "agent:agent-7:token-check"
+    assert body["sender"] == "agent:agent-7:token-check" and body["agent_id"] == "agent-7"
     assert body["turns"][0]["custom"]["topic"] == "peer_to_peer"
 
 
-def test_the_panel_says_when_the_token_is_wrong(page):
-    AgentPanel(page).sign_in("agent-7", "not-the-token")
-    expect(page.locator("#sign-in-error")).to_have_text("invalid token")
+def test_signing_in_shows_the_agent_id_from_the_token(panel, page):
+    expect(page.locator("#agent-label")).to_have_text("Agent agent-7")
+    expect(page.locator("#agent-until")).to_contain_text("until ")
+    expect(page.locator("#sign-in-error")).to_be_hidden()
+
+
+@pytest.mark.parametrize(
+    ("token", "message"),
+    [
+        ("not-the-token", "This is not an agent token: paste the whole token"),
+        ("{foreign}", "The server refused this token: invalid token: its signature matches no key"),
+    ],
+)
+def test_the_panel_says_when_the_token_is_wrong(page, token, message):
+    AgentPanel(page).sign_in(token.format(foreign=foreign_token()))
+    expect(page.locator("#sign-in-error")).to_contain_text(message)
     expect(page.locator("#desk")).to_be_hidden()
+    assert page.evaluate("sessionStorage.length") == 0  # a refused token is not kept
+
+
+def test_the_panel_signs_out_when_the_token_expires(context, web, mint):
+    context.clock.install()
+    page = context.new_page()
+    AgentPanel(page).sign_in(mint("agent-7", minutes=1))
+    expect(page.locator("#query")).to_be_visible()
+    page.clock.fast_forward("01:05")
+    expect(page.locator("#sign-in-error")).to_have_text("Your sign-in expired. Sign in again with a new token.")
+    expect(page.locator("#desk")).to_be_hidden()
+
+
+def test_the_panel_signs_out_and_says_why_when_the_token_is_revoked(page, web, mint):
+    panel = AgentPanel(page).sign_in(mint("agent-leaving"))
+    expect(panel.ask("p2p window")).to_contain_text("peer-to-peer")
+    revoked = web.workdir / "revoked.txt"
+    revoked.write_text(revoked.read_text() + "agent:agent-leaving\n")
+    try:
+        page.fill("#query", "phone ME")
+        page.press("#query", "Enter")
+        expect(page.locator("#sign-in-error")).to_have_text(
+            "Your token was revoked. Ask your administrator for a new one."
+        )
+        expect(page.locator("#desk")).to_be_hidden()
+        expect(page.locator("#log .turn")).to_have_count(0)
+    finally:
+        revoked.write_text(revoked.read_text().replace("agent:agent-leaving\n", ""))
 
 
 def test_a_terse_query_gets_a_card_with_scope_and_citations(panel, page):

@@ -8,6 +8,7 @@ import uuid
 import pytest
 import requests
 
+from priorauth.agent_auth import AgentAuth
 from tests.dates import service_date, us_date
 
 MEMBER_ID = "ABC123456789"
@@ -202,12 +203,12 @@ def test_another_conversation_is_refused_without_seeing_the_draft(assistant, mes
 
 
 def agent_say(assistant, agent_id: str, session: str, message: str) -> str:
-    """One message from the agent side panel (the agent channel signs the agent id for the actions)."""
-    url = f"{assistant.url}/webhooks/agent/webhook"
-    requests.post(url, json={}, timeout=10)  # the channel makes a local run's token on first use
-    token = (assistant.workdir / "agent-token").read_text().strip()
-    body = {"agent_id": agent_id, "session": session, "message": message}
-    reply = requests.post(url, json=body, headers={"Authorization": f"Bearer {token}"}, timeout=60)
+    """One message from the agent side panel, with a token for the agent signed with the local run's key."""
+    token = AgentAuth.from_env({"PRIORAUTH_RUN_DIR": str(assistant.workdir)}).mint(agent_id)
+    body = {"session": session, "message": message}
+    reply = requests.post(
+        f"{assistant.url}/webhooks/agent/webhook", json=body, headers={"Authorization": f"Bearer {token}"}, timeout=60
+    )
     reply.raise_for_status()
     return "\n".join(turn["text"] for turn in reply.json()["turns"] if turn.get("text"))
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import shutil
 import signal
 import subprocess
@@ -108,6 +109,12 @@ class Cluster:
     redis_url: str  # redis://127.0.0.1:PORT/0
     debug_replica: bool = True  # rasa-2 and actions-2 log at DEBUG: every message, for the PHI test
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
+    agent_keys: dict = field(
+        default_factory=lambda: {
+            "PRIORAUTH_AGENT_JWT_SECRET": secrets.token_hex(32),
+            "PRIORAUTH_AGENT_CHANNEL_SECRET": secrets.token_hex(32),
+        }
+    )
     procs: dict[str, Proc] = field(default_factory=dict)
     proxies: dict[str, TcpProxy] = field(default_factory=dict)
     front_port: int = 0
@@ -213,6 +220,9 @@ class Cluster:
             RASA_TELEMETRY_ENABLED="false",
             SQLALCHEMY_SILENCE_UBER_WARNING="1",
             PRIORAUTH_RUN_DIR=str(self.workdir),
+            # Production (shared stores) refuses the agent channel without keys: the same ones for every replica
+            # and action server, as deploy/ configures them.
+            **self.agent_keys,
             PRIORAUTH_DATABASE_URL=self.db_url(self.kb_db, self.proxies["kb"].port) + "?connect_timeout=5",
             RASA_TRACKER_DB=str(self.workdir / "unused-tracker.db"),
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import threading
 import time
@@ -12,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
+from priorauth.agent_auth import AgentAuth
 from tests.production.cluster import add_figures
 from tests.production.conversations import Talk
 from tests.servers import ROOT
@@ -184,3 +186,24 @@ def test_a_draft_is_refused_to_another_conversation_on_any_replica(live):
         assert owner.facts["member_id"][-4:] not in reply.text and "1245319599" not in reply.text
     summary = live.say(live.replica_url(2), owner.sender, "what's my draft?").text
     assert f"Draft request {owner.reference} (in progress)" in summary, summary
+
+
+def test_an_agents_draft_follows_the_agent_across_replicas_and_no_other_agent_sees_it(live):
+    """The replicas and action servers share the configured agent keys (PRIORAUTH_AGENT_JWT_SECRET, ..._CHANNEL_...)."""
+    keys = AgentAuth.from_env(live.agent_keys)
+    alice, bob = f"alice-{live.run_id}", f"bob-{live.run_id}"
+
+    def agent_say(i: int, agent: str, message: str, token: str | None = None) -> requests.Response:
+        headers = {"Authorization": f"Bearer {token or keys.mint(agent)}"}
+        body = {"session": f"s{i}", "message": message}
+        return requests.post(f"{live.replica_url(i)}/webhooks/agent/webhook", json=body, headers=headers, timeout=120)
+
+    started = agent_say(1, alice, "open a new review request").json()
+    reference = re.search(r"DR-[0-9A-Z]{6}", json.dumps(started)).group(0)
+    agent_say(1, alice, "member id QZX987654321")
+    summary = json.dumps(agent_say(2, alice, f"show draft {reference}").json())  # the other replica, a new session
+    assert f"Draft request {reference} (in progress)" in summary and "****4321" in summary
+    refused = json.dumps(agent_say(2, bob, f"show draft {reference}").json())
+    assert "belongs to another conversation" in refused and "4321" not in refused
+    forged = AgentAuth.from_env({"PRIORAUTH_AGENT_JWT_SECRET": "f" * 64}).mint(alice)
+    assert agent_say(1, alice, "show my drafts", token=forged).status_code == 401

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import stat
+import os
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from types import SimpleNamespace
@@ -15,59 +15,24 @@ from rasa.shared.core.events import ActionExecuted, BotUttered, SlotSet, UserUtt
 from rasa.shared.core.trackers import DialogueStateTracker
 from sanic import Sanic
 
-from addons.agent_channel import (
-    AgentInput,
-    sender_for,
-    token_matches,
-    turns_from_collected,
-    turns_from_events,
-)
+from addons.agent_channel import AgentInput, sender_for, turns_from_collected, turns_from_events
 from addons.web_pages import WebPages, resolve
-from priorauth.agent_auth import agent_signature, agent_token
+from priorauth.agent_auth import AgentAuth
+from priorauth.agent_proof import AgentAuthConfigError, agent_vouched
 
-TOKEN = "s3cret-token"
+SECRET = "k" * 64
+CHANNEL_SECRET = "c" * 40
+KEYS = AgentAuth.from_env({"PRIORAUTH_AGENT_JWT_SECRET": SECRET})
+TOKEN = KEYS.mint("agent-7")
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 ANSWER = {"type": "priorauth.answer", "topic": "validity", "facts": [{"text": "10 business days"}]}
 
 
+def channel(**environ: str) -> AgentInput:
+    return AgentInput(AgentAuth.from_env({"PRIORAUTH_AGENT_JWT_SECRET": SECRET, **environ}), [CHANNEL_SECRET])
+
+
 # ---- pure parts ----------------------------------------------------------------------------------------------
-@pytest.mark.parametrize(
-    ("expected", "header", "ok"),
-    [
-        (TOKEN, f"Bearer {TOKEN}", True),
-        (TOKEN, f"bearer {TOKEN}", True),
-        (TOKEN, f"Bearer {TOKEN} ", True),
-        (TOKEN, "Bearer wrong", False),
-        (TOKEN, TOKEN, False),
-        (TOKEN, f"Basic {TOKEN}", False),
-        (TOKEN, "Bearer ", False),
-        (TOKEN, None, False),
-        (None, f"Bearer {TOKEN}", False),
-        ("", "Bearer ", False),
-    ],
-)
-def test_token_matches_only_the_bearer_token(expected, header, ok):
-    assert token_matches(expected, header) is ok
-
-
-def test_the_token_comes_from_the_environment_first(tmp_path):
-    environ = {"PRIORAUTH_AGENT_TOKEN": "from-env", "PRIORAUTH_RUN_DIR": str(tmp_path)}
-    assert agent_token(environ) == "from-env"
-    assert not (tmp_path / "agent-token").exists()
-
-
-def test_a_local_run_without_a_token_gets_a_private_generated_one(tmp_path):
-    first = agent_token({"PRIORAUTH_RUN_DIR": str(tmp_path)})
-    path = tmp_path / "agent-token"
-    assert len(first) >= 40 and path.read_text() == first
-    assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert agent_token({"PRIORAUTH_RUN_DIR": str(tmp_path)}) == first  # kept across restarts
-
-
-def test_without_token_or_run_dir_the_api_is_off():
-    assert agent_token({}) is None
-
-
 def test_panel_sessions_have_their_own_conversation_ids():
     assert sender_for("agent-7", "abc123") == "agent:agent-7:abc123"
 
@@ -209,68 +174,111 @@ def _call(channel, requests: list[tuple], assistant: FakeAssistant | None = None
 
 
 QUERY = {"agent_id": "agent-7", "session": "abc123", "message": "27447 ASO"}
+HISTORY = "/webhooks/agent/history?session=abc123"
 
 
 @pytest.mark.parametrize(
-    ("headers", "message"),
+    ("headers", "code", "message"),
     [
-        ({}, "missing token: send the header 'Authorization: Bearer <token>'"),
-        ({"Authorization": "Bearer nope"}, "invalid token"),
-        ({"Authorization": TOKEN}, "invalid token"),
+        ({}, "missing_token", "missing token: sign in (send the header 'Authorization: Bearer <agent token>')"),
+        ({"Authorization": "Bearer nope"}, "invalid_token", "invalid token: not a JWT; sign in again with a new token"),
+        ({"Authorization": TOKEN}, "invalid_token", "invalid token: send it as 'Authorization: Bearer <agent token>'"),
+        (
+            {"Authorization": f"Bearer {KEYS.mint('agent-7', now=0)}"},
+            "token_expired",
+            "token expired: sign in again with a new token",
+        ),
     ],
 )
-def test_a_request_without_the_right_token_gets_a_401_json_error(headers, message):
+def test_a_request_without_a_valid_token_gets_a_401_json_error(headers, code, message):
     responses, assistant = _call(
-        AgentInput(token=TOKEN),
-        [
-            ("POST", "/webhooks/agent/webhook", QUERY, headers),
-            ("GET", "/webhooks/agent/history?agent_id=agent-7&session=abc123", None, headers),
-        ],
+        channel(), [("POST", "/webhooks/agent/webhook", QUERY, headers), ("GET", HISTORY, None, headers)]
     )
     for status, response_headers, body in responses:
         assert status == 401
-        assert body == {"error": "unauthorized", "message": message}
-        assert response_headers["www-authenticate"] == 'Bearer realm="priorauth-agent"'
+        assert body["error"] == code and body["message"].startswith(message)
+        assert response_headers["www-authenticate"].startswith('Bearer realm="priorauth-agent"')
     assert assistant.received == []
 
 
-def test_without_a_configured_token_the_api_is_off(monkeypatch):
-    monkeypatch.delenv("PRIORAUTH_AGENT_TOKEN", raising=False)
-    monkeypatch.delenv("PRIORAUTH_RUN_DIR", raising=False)
-    [(status, _, body)], _ = _call(AgentInput(), [("POST", "/webhooks/agent/webhook", QUERY, AUTH)])
-    assert status == 503 and body["error"] == "agent_api_disabled"
+def test_a_revoked_token_gets_a_401_saying_so():
+    [(status, _, body)], _ = _call(
+        channel(PRIORAUTH_AGENT_REVOKED="agent:agent-7"), [("POST", "/webhooks/agent/webhook", QUERY, AUTH)]
+    )
+    assert status == 401 and body["error"] == "token_revoked"
 
 
-def test_a_query_reaches_rasa_as_the_agent_and_returns_the_structured_answer():
-    [(status, _, body)], assistant = _call(AgentInput(token=TOKEN), [("POST", "/webhooks/agent/webhook", QUERY, AUTH)])
+def test_production_refuses_to_start_the_channel_without_keys(monkeypatch, tmp_path):
+    for name in list(os.environ):
+        if name.startswith("PRIORAUTH_AGENT_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("PRIORAUTH_ENV", "production")
+    monkeypatch.setenv("PRIORAUTH_RUN_DIR", str(tmp_path))
+    with pytest.raises(AgentAuthConfigError, match="needs a key in production"):
+        AgentInput.from_credentials(None)
+    monkeypatch.setenv("PRIORAUTH_AGENT_JWT_SECRET", SECRET)
+    with pytest.raises(AgentAuthConfigError, match="PRIORAUTH_AGENT_CHANNEL_SECRET"):
+        AgentInput.from_credentials(None)
+    monkeypatch.setenv("PRIORAUTH_AGENT_CHANNEL_SECRET", CHANNEL_SECRET)
+    assert AgentInput.from_credentials(None).auth.keys[0].algorithm == "HS256"
+    with pytest.raises(AgentAuthConfigError, match="no settings in the credentials file"):
+        AgentInput.from_credentials({"token": "shared"})
+    assert list(tmp_path.iterdir()) == []  # no local key made in production
+
+
+def test_a_query_reaches_rasa_as_the_tokens_agent_with_the_channels_proof():
+    [(status, _, body)], assistant = _call(channel(), [("POST", "/webhooks/agent/webhook", QUERY, AUTH)])
     assert status == 200
-    assert body["sender"] == "agent:agent-7:abc123"
+    assert body["sender"] == "agent:agent-7:abc123" and body["agent_id"] == "agent-7"
     assert [(t["role"], t["text"], t["custom"]) for t in body["turns"]] == [("bot", "10 business days", ANSWER)]
     [message] = assistant.received
     assert message.text == "27447 ASO" and message.sender_id == "agent:agent-7:abc123"
     assert message.input_channel == "agent"
-    assert message.metadata == {
-        "agent_id": "agent-7",
-        "agent_session": "abc123",
-        "agent_signature": agent_signature(TOKEN, "agent:agent-7:abc123", "agent-7"),
-    }
+    assert message.metadata["agent_id"] == "agent-7" and message.metadata["agent_session"] == "abc123"
+    environ = {"PRIORAUTH_AGENT_CHANNEL_SECRET": CHANNEL_SECRET}
+    proof = message.metadata["agent_proof"]
+    assert agent_vouched(message.sender_id, "agent-7", message.message_id, proof, environ)
+    assert not agent_vouched(message.sender_id, "agent-7", "another-message", proof, environ)
 
 
-def test_the_signature_binds_the_agent_to_the_conversation_and_the_token():
-    signature = agent_signature(TOKEN, "agent:agent-7:abc123", "agent-7")
-    assert len(signature) == 64
-    assert signature != agent_signature(TOKEN, "agent:agent-7:abc123", "agent-8")
-    assert signature != agent_signature(TOKEN, "agent:agent-7:other", "agent-7")
-    assert signature != agent_signature("another-token", "agent:agent-7:abc123", "agent-7")
+def test_the_agent_id_comes_from_the_token_and_another_agents_id_is_forbidden(caplog):
+    bob = {"Authorization": f"Bearer {KEYS.mint('bob')}"}
+    responses, assistant = _call(
+        channel(),
+        [
+            ("POST", "/webhooks/agent/webhook", QUERY, AUTH),
+            ("POST", "/webhooks/agent/webhook", {**QUERY, "agent_id": "agent-7"}, bob),
+            ("GET", f"{HISTORY}&agent_id=agent-7", None, bob),
+            ("POST", "/webhooks/agent/webhook", {"session": "abc123", "message": "hi"}, bob),
+            ("GET", HISTORY, None, bob),
+        ],
+    )
+    (_, _, own), (post_status, _, refused), (get_status, _, refused_history), (_, _, bobs), (_, _, bobs_history) = (
+        responses
+    )
+    assert post_status == get_status == 403
+    assert (
+        refused
+        == refused_history
+        == {
+            "error": "forbidden",
+            "message": "this token is for agent 'bob': 'agent_id' must be that or left out",
+        }
+    )
+    assert "27447" not in json.dumps(refused_history)
+    assert bobs["sender"] == "agent:bob:abc123"  # the same session name is another conversation
+    assert [t["text"] for t in bobs_history["turns"]] == ["hi", "10 business days"]
+    assert [m.sender_id for m in assistant.received] == ["agent:agent-7:abc123", "agent:bob:abc123"]
+    assert "agent bob asked for agent_id agent-7: refused" in caplog.text
 
 
 def test_the_history_of_a_panel_session_comes_from_the_tracker():
     (_, (status, _, body), (_, _, empty)), _ = _call(
-        AgentInput(token=TOKEN),
+        channel(),
         [
             ("POST", "/webhooks/agent/webhook", QUERY, AUTH),
-            ("GET", "/webhooks/agent/history?agent_id=agent-7&session=abc123", None, AUTH),
-            ("GET", "/webhooks/agent/history?agent_id=agent-7&session=other", None, AUTH),
+            ("GET", f"{HISTORY}&agent_id=agent-7", None, AUTH),
+            ("GET", "/webhooks/agent/history?session=other", None, AUTH),
         ],
     )
     assert status == 200
@@ -282,20 +290,17 @@ def test_the_history_of_a_panel_session_comes_from_the_tracker():
 @pytest.mark.parametrize(
     ("body", "message"),
     [
-        ({**QUERY, "agent_id": "../../etc"}, "'agent_id' must be 1-64 characters"),
-        ({**QUERY, "agent_id": None}, "'agent_id' must be 1-64 characters"),
+        ({**QUERY, "session": None}, "'session' must be 1-64 characters"),
         ({**QUERY, "session": "a" * 65}, "'session' must be 1-64 characters"),
         ({**QUERY, "message": "   "}, "'message' must be a non-empty string"),
         ({**QUERY, "message": 42}, "'message' must be a non-empty string"),
         ({**QUERY, "message": "x" * 2001}, "'message' must be at most 2000 characters"),
-        ([QUERY], "'agent_id' must be 1-64 characters"),
-        (b"{not json", "'agent_id' must be 1-64 characters"),
+        ([QUERY], "'session' must be 1-64 characters"),
+        (b"{not json", "'session' must be 1-64 characters"),
     ],
 )
 def test_a_malformed_request_gets_a_400_naming_the_field(body, message):
-    [(status, _, response)], assistant = _call(
-        AgentInput(token=TOKEN), [("POST", "/webhooks/agent/webhook", body, AUTH)]
-    )
+    [(status, _, response)], assistant = _call(channel(), [("POST", "/webhooks/agent/webhook", body, AUTH)])
     assert status == 400 and response["error"] == "bad_request"
     assert response["message"].startswith(message)
     assert assistant.received == []
@@ -303,17 +308,14 @@ def test_a_malformed_request_gets_a_400_naming_the_field(body, message):
 
 def test_a_failure_in_rasa_gives_a_500_without_the_message(caplog):
     [(status, _, body)], _ = _call(
-        AgentInput(token=TOKEN), [("POST", "/webhooks/agent/webhook", QUERY, AUTH)], FakeAssistant(fail=True)
+        channel(), [("POST", "/webhooks/agent/webhook", QUERY, AUTH)], FakeAssistant(fail=True)
     )
     assert status == 500 and body["error"] == "internal_error"
     assert "27447" not in json.dumps(body)
     assert "RuntimeError" in caplog.text and "27447" not in caplog.text and "123456789" not in caplog.text
 
 
-def test_the_channel_reads_its_token_from_credentials_or_the_environment(monkeypatch):
-    monkeypatch.setenv("PRIORAUTH_AGENT_TOKEN", "env-token")
-    assert AgentInput.from_credentials(None).token() == "env-token"
-    assert AgentInput.from_credentials({"token": "yaml-token"}).token() == "yaml-token"
+def test_the_channel_is_named_agent():
     assert AgentInput.name() == "agent"
 
 

@@ -133,6 +133,34 @@ def test_compose_rasa_api_requires_token_and_jwt_from_env(compose):
         assert REQUIRED_ENV.match(env["RASA_JWT_SECRET"])
 
 
+def test_compose_agent_identity_is_production_grade(compose):
+    """The agent channel starts in production only with its keys; the action server checks the same proof."""
+    from priorauth.agent_auth import AgentAuth
+    from priorauth.agent_proof import AgentAuthConfigError, is_production
+
+    actions = compose["services"]["action-server"]["environment"]
+    for name, service in rasa_services(compose).items():
+        env = service["environment"]
+        assert is_production(env) and env["PRIORAUTH_ENV"] == "production", name
+        assert REQUIRED_ENV.match(env["PRIORAUTH_AGENT_JWT_SECRET"]), name
+        assert env["PRIORAUTH_AGENT_CHANNEL_SECRET"] == actions["PRIORAUTH_AGENT_CHANNEL_SECRET"], name
+        keyless = {k: v for k, v in env.items() if not k.startswith("PRIORAUTH_AGENT_JWT_")}
+        with pytest.raises(AgentAuthConfigError, match="needs a key in production"):
+            AgentAuth.from_env(keyless)
+    assert REQUIRED_ENV.match(actions["PRIORAUTH_AGENT_CHANNEL_SECRET"])
+
+
+def test_helm_agent_keys_come_from_the_secret_and_match_the_action_server(helm):
+    rasa_env = {e["name"]: e for e in helm["extraEnv"]}
+    sdk_env = {e["name"]: e for e in helm["rasa-action-server"]["extraEnv"]}
+    assert rasa_env["PRIORAUTH_ENV"]["value"] == "production"
+    assert (
+        rasa_env["PRIORAUTH_AGENT_CHANNEL_SECRET"]["valueFrom"]
+        == sdk_env["PRIORAUTH_AGENT_CHANNEL_SECRET"]["valueFrom"]
+    )
+    assert rasa_env["PRIORAUTH_AGENT_JWT_SECRET"]["valueFrom"]["secretKeyRef"]["key"] == "agent-jwt-secret"
+
+
 def test_compose_rasa_env_covers_every_endpoint_variable(compose):
     needed = set(re.findall(r"\$\{(\w+)\}", yaml.safe_dump(load_yaml(DEPLOY / "endpoints.prod.yml"))))
     assert {"DB_PASSWORD", "REDIS_PASSWORD", "ACTION_SERVER_URL"} <= needed
@@ -252,7 +280,7 @@ def test_helm_api_token_and_jwt_come_from_a_secret(helm):
     assert args[args.index("--auth-token") + 1] == "$(RASA_AUTH_TOKEN)"
     assert args[args.index("--jwt-secret") + 1] == "$(RASA_JWT_SECRET)"
     env = {e["name"]: e for e in helm["extraEnv"]}
-    for name in ("RASA_AUTH_TOKEN", "RASA_JWT_SECRET", "PRIORAUTH_AGENT_TOKEN"):
+    for name in ("RASA_AUTH_TOKEN", "RASA_JWT_SECRET", "PRIORAUTH_AGENT_JWT_SECRET", "PRIORAUTH_AGENT_CHANNEL_SECRET"):
         assert "secretKeyRef" in env[name]["valueFrom"], name
     # the chart's literal defaults ("rasaToken", "UNSET") are not restated here
     assert "token" not in helm["applicationSettings"]
@@ -314,7 +342,10 @@ def test_security_policy_covers_the_essentials():
     for needle in (
         "Reporting a vulnerability",
         "What an operator must configure",
-        "PRIORAUTH_AGENT_TOKEN",
+        "PRIORAUTH_AGENT_JWT_SECRET",
+        "PRIORAUTH_AGENT_CHANNEL_SECRET",
+        "Agent identity",
+        "rotation",
         "RASA_AUTH_TOKEN",
         "TLS",
         "ALLOWED_ORIGIN",

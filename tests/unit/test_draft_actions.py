@@ -30,7 +30,7 @@ from actions.drafts import (
     complete_service_date,
     repository,
 )
-from priorauth.agent_auth import agent_signature
+from priorauth.agent_proof import sign_proof
 from priorauth.db import create_all, make_engine, make_session_factory
 from priorauth.drafts.validators import FIELDS
 from priorauth.kb.loader import load_kb
@@ -65,6 +65,7 @@ def tracker(
     sender: str = SENDER,
     channel: str = "rest",
     metadata: dict | None = None,
+    message_id: str | None = None,
     after: tuple[str, ...] = (),
     confidence: float = 0.95,
 ) -> Tracker:
@@ -80,6 +81,7 @@ def tracker(
                 "text": text,
                 "entities": [dict(e) for e in entities],
                 "metadata": metadata or {},
+                "message_id": message_id,
             },
             "events": events,
             "latest_input_channel": channel,
@@ -109,9 +111,10 @@ def repo(database):
     return repository(database)
 
 
-def start(text="open a new review request", entities=(), sender=SENDER, metadata=None):
+def start(text="open a new review request", entities=(), sender=SENDER, metadata=None, message_id=None):
     messages, slots, _ = run(
-        ActionStartDraft(), tracker("request_draft", text, entities, sender=sender, metadata=metadata)
+        ActionStartDraft(),
+        tracker("request_draft", text, entities, sender=sender, metadata=metadata, message_id=message_id),
     )
     return messages, slots
 
@@ -411,27 +414,53 @@ def test_another_conversation_can_neither_read_nor_change_a_draft(database, acti
     assert repo(database).get(reference, SENDER).date_of_service == date(2026, 12, 1)
 
 
-def test_a_message_the_agent_panel_signed_is_owned_by_the_agent(database, monkeypatch):
-    monkeypatch.setenv("PRIORAUTH_AGENT_TOKEN", "panel-token")
-    signed = {"agent_id": "7", "agent_signature": agent_signature("panel-token", SENDER, "7")}
-    _, slots = start(metadata=signed)
-    assert repo(database).get(slots["draft_reference"], "agent:7").owner == "agent:7"
-    messages, _, _ = run(ActionShowDraft(), tracker("show_draft", f"show {slots['draft_reference']}"))
+CHANNEL_SECRET = "c" * 40
+AGENT_SENDER = "agent:7:panel-1"
+
+
+def proved(agent_id="7", sender=AGENT_SENDER, message_id="m-1", secret=CHANNEL_SECRET) -> dict:
+    """Metadata as the agent channel sends it for one message."""
+    return {"agent_id": agent_id, "agent_proof": sign_proof(secret, sender, agent_id, message_id)}
+
+
+def test_a_message_the_agent_channel_proved_is_owned_by_the_agent(database, monkeypatch):
+    monkeypatch.setenv("PRIORAUTH_AGENT_CHANNEL_SECRET", CHANNEL_SECRET)
+    _, slots = start(sender=AGENT_SENDER, metadata=proved(), message_id="m-1")
+    reference = slots["draft_reference"]
+    assert repo(database).get(reference, "agent:7").owner == "agent:7"
+    # The same agent in another panel session sees it; a provider's conversation does not.
+    other_session = "agent:7:panel-2"
+    messages, _, _ = run(
+        ActionShowDraft(),
+        tracker(
+            "show_draft",
+            f"show {reference}",
+            sender=other_session,
+            metadata=proved(sender=other_session, message_id="m-2"),
+            message_id="m-2",
+        ),
+    )
+    assert responses(messages) == ["utter_draft_summary"]
+    messages, _, _ = run(ActionShowDraft(), tracker("show_draft", f"show {reference}"))
     assert responses(messages) == ["utter_draft_not_yours"]
 
 
 @pytest.mark.parametrize(
-    "metadata",
+    ("sender", "metadata", "owner"),
     [
-        {"agent_id": "7"},  # any REST client can send metadata
-        {"agent_id": "7", "agent_signature": "forged"},
-        {"agent_id": "7", "agent_signature": agent_signature("another-token", SENDER, "7")},
+        (SENDER, {"agent_id": "7"}, SENDER),  # any REST client can send metadata
+        (SENDER, proved(sender=SENDER), SENDER),  # a proof for another conversation
+        (AGENT_SENDER, {"agent_id": "7", "agent_proof": "forged"}, f"unverified:{AGENT_SENDER}"),
+        (AGENT_SENDER, proved(secret="d" * 40), f"unverified:{AGENT_SENDER}"),
+        (AGENT_SENDER, proved(message_id="an-earlier-message"), f"unverified:{AGENT_SENDER}"),  # replayed
+        ("agent:8:panel-1", proved(sender="agent:8:panel-1"), "unverified:agent:8:panel-1"),  # another agent's
+        ("agent:7", {}, "unverified:agent:7"),  # a socket.io session id in the agents' namespace
     ],
 )
-def test_an_agent_id_the_panel_did_not_sign_gives_no_agent_rights(database, monkeypatch, metadata):
-    monkeypatch.setenv("PRIORAUTH_AGENT_TOKEN", "panel-token")
-    _, slots = start(metadata=metadata)
-    assert repo(database).get(slots["draft_reference"], SENDER).owner == SENDER
+def test_an_agent_id_the_channel_did_not_prove_gives_no_agent_rights(database, monkeypatch, sender, metadata, owner):
+    monkeypatch.setenv("PRIORAUTH_AGENT_CHANNEL_SECRET", CHANNEL_SECRET)
+    _, slots = start(sender=sender, metadata=metadata, message_id="m-1")
+    assert repo(database).get(slots["draft_reference"], owner).owner == owner
 
 
 # ---------------------------------------------------------------- dates, storage failures, logs

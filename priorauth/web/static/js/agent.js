@@ -1,11 +1,20 @@
 // The agent side panel: terse questions to the agent channel (/webhooks/agent/), answers as cards with facts,
 // scope and citations, a copy button per fact, the session's history, and a draft request on the caller's behalf.
-// Every text from the server goes into the page through textContent, never as HTML.
+// The agent signs in with a token issued for them (a JWT): the server verifies it and takes the agent id from it;
+// the panel only reads its subject and expiry to show them. Every text from the server goes into the page through
+// textContent, never as HTML.
 (function () {
   "use strict";
 
   var API = "/webhooks/agent";
-  var KEYS = { token: "priorauth.agent.token", agent: "priorauth.agent.id", session: "priorauth.agent.session." };
+  var KEYS = { token: "priorauth.agent.token", session: "priorauth.agent.session." };
+  // Why the server refused the token (error codes of addons/agent_channel.py), in the agent's words.
+  var SIGNED_OUT = {
+    token_expired: "Your sign-in expired. Sign in again with a new token.",
+    token_revoked: "Your token was revoked. Ask your administrator for a new one.",
+    invalid_token: "The server refused this token",
+    missing_token: "Sign in with your agent token.",
+  };
   var STATUS_LABELS = {
     review_required: "Review required",
     notification_only: "Notification only",
@@ -52,8 +61,25 @@
   }
 
   // ---- session state ---------------------------------------------------------------------------------------
-  function agentId() { return localStorage.getItem(KEYS.agent) || ""; }
   function token() { return sessionStorage.getItem(KEYS.token) || ""; }
+
+  // The token's claims, read without verifying (the server verifies): {sub, exp}, or null if it is no JWT.
+  function claimsOf(jwt) {
+    var parts = String(jwt || "").split(".");
+    if (parts.length !== 3) return null;
+    try {
+      var base64 = parts[1].replace(/-/g, "+").replace(/_/g, "/");
+      var json = decodeURIComponent(Array.prototype.map.call(atob(base64), function (c) {
+        return "%" + ("0" + c.charCodeAt(0).toString(16)).slice(-2);
+      }).join(""));
+      var claims = JSON.parse(json);
+      return claims && typeof claims.sub === "string" && claims.sub ? claims : null;
+    } catch (error) {
+      return null;
+    }
+  }
+
+  function agentId() { var claims = claimsOf(token()); return claims ? claims.sub : ""; }
 
   function newSessionId() {
     var bytes = new Uint8Array(12);
@@ -82,7 +108,7 @@
     return fetch(API + path, init).then(function (response) {
       return response.json().catch(function () { return {}; }).then(function (data) {
         if (response.status === 401) {
-          signOut(data.message || "The token was refused.");
+          signOut(refusal(data));
           throw new Error("unauthorized");
         }
         if (!response.ok) throw new Error(data.message || "HTTP " + response.status);
@@ -91,16 +117,21 @@
     });
   }
 
+  function refusal(data) {
+    var reason = SIGNED_OUT[data.error];
+    if (data.error === "invalid_token") return reason + ": " + data.message;
+    return reason || data.message || "The server refused this token.";
+  }
+
   function history() {
-    var query = "?agent_id=" + encodeURIComponent(agentId()) + "&session=" + encodeURIComponent(sessionId());
-    return call("GET", "/history" + query);
+    return call("GET", "/history?session=" + encodeURIComponent(sessionId()));
   }
 
   function send(message, label) {
     var shown = label || payloadTitles[message] || message;
     var exchange = appendTurn({ role: "user", text: shown });
     setStatus("Looking it up…");
-    return call("POST", "/webhook", { agent_id: agentId(), session: sessionId(), message: message })
+    return call("POST", "/webhook", { session: sessionId(), message: message })
       .then(function (data) {
         setStatus("");
         if (!data.turns.length) appendTurn({ role: "bot", text: "(no reply)" });
@@ -344,18 +375,28 @@
   }
 
   // ---- sign-in and start -----------------------------------------------------------------------------------
+  var expiryTimer = null;
+
   function showDesk(on) {
     $("sign-in").hidden = on;
     $("desk").hidden = !on;
     $("who").hidden = !on;
     $("agent-label").textContent = on ? "Agent " + agentId() : "";
+    var claims = on ? claimsOf(token()) : null;
+    clearTimeout(expiryTimer);
+    $("agent-until").textContent = "";
+    if (claims && typeof claims.exp === "number") {
+      var until = new Date(claims.exp * 1000);
+      $("agent-until").textContent = "until " + until.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+      // Sign out when the token expires, rather than at the next refused question.
+      expiryTimer = setTimeout(function () { signOut(SIGNED_OUT.token_expired); }, Math.max(until - Date.now(), 0));
+    }
   }
 
   function signOut(reason) {
     sessionStorage.removeItem(KEYS.token);
     $("log").textContent = "";
     showDesk(false);
-    $("agent-id").value = agentId();
     $("sign-in-error").textContent = reason || "";
     $("sign-in-error").hidden = !reason;
   }
@@ -374,8 +415,17 @@
 
   $("sign-in").addEventListener("submit", function (event) {
     event.preventDefault();
-    localStorage.setItem(KEYS.agent, $("agent-id").value.trim());
-    sessionStorage.setItem(KEYS.token, $("token").value.trim());
+    var pasted = $("token").value.replace(/^\s*Bearer\s+/i, "").replace(/\s+/g, "");
+    var claims = claimsOf(pasted);
+    if (!claims) {
+      signOut("This is not an agent token: paste the whole token (three parts separated by dots).");
+      return;
+    }
+    if (typeof claims.exp === "number" && claims.exp * 1000 <= Date.now()) {
+      signOut("This token has expired. Get a new one and sign in again.");
+      return;
+    }
+    sessionStorage.setItem(KEYS.token, pasted);
     $("token").value = "";
     showDesk(true);
     loadHistory().then(function () { $("query").focus(); }, function (error) {
@@ -405,7 +455,7 @@
 
   $("sign-out").addEventListener("click", function () { signOut(""); });
 
-  if (token() && agentId()) {
+  if (agentId()) {
     showDesk(true);
     loadHistory().catch(function (error) {
       if (error.message !== "unauthorized") setStatus("Could not reach the assistant: " + error.message);
