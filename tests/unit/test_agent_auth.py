@@ -291,3 +291,22 @@ def test_the_channel_secret_is_configured_in_production_and_generated_locally(tm
 )
 def test_what_counts_as_production(environ, production):
     assert is_production(environ) is production
+
+
+# ---- the sign-in command -------------------------------------------------------------------------------------
+def test_the_agent_token_command_prints_a_token_for_the_local_run(monkeypatch, tmp_path, capsys):
+    from priorauth.cli import main
+
+    for name in list(os.environ):
+        if name.startswith("PRIORAUTH_AGENT_") or name == "PRIORAUTH_ENV":
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("PRIORAUTH_RUN_DIR", str(tmp_path))
+    assert main(["agent-token", "alice", "--minutes", "15"]) == 0
+    token = capsys.readouterr().out.strip()
+    identity = AgentAuth.from_env({"PRIORAUTH_RUN_DIR": str(tmp_path)}).verify(token)
+    assert identity.agent_id == "alice" and 14 * 60 <= identity.expires_at - time.time() <= 15 * 60
+    assert main(["agent-token", "agent:alice"]) == 2
+    assert "an agent id is 1-64 characters" in capsys.readouterr().err
+    monkeypatch.setenv("PRIORAUTH_ENV", "production")
+    assert main(["agent-token", "alice"]) == 2
+    assert "needs a key in production" in capsys.readouterr().err

@@ -389,7 +389,8 @@
       var until = new Date(claims.exp * 1000);
       $("agent-until").textContent = "until " + until.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
       // Sign out when the token expires, rather than at the next refused question.
-      expiryTimer = setTimeout(function () { signOut(SIGNED_OUT.token_expired); }, Math.max(until - Date.now(), 0));
+      var delay = Math.min(Math.max(until - Date.now(), 0), 2147483647); // setTimeout's longest delay
+      expiryTimer = setTimeout(function () { signOut(SIGNED_OUT.token_expired); }, delay);
     }
   }
 
