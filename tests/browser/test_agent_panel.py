@@ -56,6 +56,7 @@ def test_the_agent_api_answers_with_the_token(web, agent_token):
 
 
 def test_the_panel_says_when_the_token_is_wrong(page):
+    page.expected_errors.append(r"status of 401 \(Unauthorized\)")  # the refused request, and nothing else
     AgentPanel(page).sign_in("agent-7", "not-the-token")
     expect(page.locator("#sign-in-error")).to_have_text("invalid token")
     expect(page.locator("#desk")).to_be_hidden()
