@@ -53,7 +53,11 @@ def web(tmp_path_factory):
         require_or_skip("no trained model: run scripts/train.sh (scripts/test.sh trains one and sets PRIORAUTH_MODEL)")
     token = secrets.token_urlsafe(24)
     servers = Assistant(model=model, workdir=tmp_path_factory.mktemp("web"), extra_env={"PRIORAUTH_AGENT_TOKEN": token})
-    servers.start()
+    try:
+        servers.start()
+    except Exception:
+        servers.stop()  # a server that started while the other did not must not outlive the run
+        raise
     yield servers
     servers.stop()
 
