@@ -66,6 +66,8 @@ def topic_for(intent: str, last_topic: str | None, known: dict, text: str = "") 
             return "review_requirement"  # a particular code: decide it, with the diagnosis if given
         if topic == "portal_features" and asks_for_address(text):
             return "contact"
+        if topic == "site_of_care" and known.get("setting") and (known.get("procedure") or known.get("cpt_code")):
+            return "review_requirement"  # a particular procedure in a particular setting: decide it
         if (
             topic == "review_requirement"
             and known.get("program") == "rehabilitation"

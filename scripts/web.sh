@@ -11,7 +11,7 @@ STAMP="$VENDOR/.lock-sha256"
 
 install_bundle() {
   local want
-  want="$(sha256sum package-lock.json | cut -c1-64)"
+  want="$(sha256sum package-lock.json | cut -c1-64)-no-font-import"
   if [ -s "$BUNDLE" ] && [ "$(cat "$STAMP" 2>/dev/null)" = "$want" ]; then
     return 0
   fi
@@ -24,7 +24,14 @@ install_bundle() {
   npm ci --ignore-scripts --legacy-peer-deps --no-audit --no-fund --loglevel=error >"$RUN_DIR/logs/npm.log" 2>&1 || {
     tail -n 20 "$RUN_DIR/logs/npm.log" >&2; echo "npm ci failed: see $RUN_DIR/logs/npm.log" >&2; return 1; }
   mkdir -p "$VENDOR"
-  cp node_modules/rasa-webchat/lib/index.js "$BUNDLE.tmp" && mv "$BUNDLE.tmp" "$BUNDLE"
+  # The bundle's CSS imports a Google font: the pages' CSP (style-src 'self') blocks it with a console error
+  # on every load, and the pages are meant to need nothing from elsewhere. Dropped; the system font is used.
+  sed 's#@import url(https://fonts.googleapis.com/css?family=Inter:400,500,700\&display=swap);##g' \
+      node_modules/rasa-webchat/lib/index.js >"$BUNDLE.tmp"
+  if grep -q "fonts.googleapis.com" "$BUNDLE.tmp"; then
+    echo "the widget bundle still imports fonts.googleapis.com: update the pattern in scripts/web.sh" >&2; return 1
+  fi
+  mv "$BUNDLE.tmp" "$BUNDLE"
   cp node_modules/rasa-webchat/LICENSE "$VENDOR/rasa-webchat.LICENSE"
   echo "$want" >"$STAMP"
   log "widget bundle: ${BUNDLE#"$ROOT"/} ($(du -h "$BUNDLE" | cut -f1))"

@@ -9,7 +9,7 @@ import sqlite3
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import watched
+from tests.browser.conftest import unexpected_errors, watched
 from tests.browser.pages import AgentPanel, screenshot
 from tests.dates import service_date, us_date
 
@@ -74,7 +74,7 @@ def test_a_draft_opened_from_the_panel_belongs_to_the_agent_and_exports(panel, p
         reply = AgentPanel(other_page).sign_in(mint("agent-8")).ask(f"show draft {reference}")
         expect(reply).to_contain_text("belongs to another conversation")
         expect(reply).not_to_contain_text("6789")
-        assert not other_page.errors, other_page.errors
+        assert not unexpected_errors(other_page), other_page.errors
     finally:
         other.close()
     assert owner_of(web, reference) == "agent:agent-7"

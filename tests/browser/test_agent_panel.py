@@ -9,6 +9,7 @@ import pytest
 import requests
 from playwright.sync_api import expect
 
+from tests.browser.conftest import unexpected_errors, watched
 from tests.browser.pages import AgentPanel, screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
@@ -81,6 +82,8 @@ def test_signing_in_shows_the_agent_id_from_the_token(panel, page):
     ],
 )
 def test_the_panel_says_when_the_token_is_wrong(page, token, message):
+    if token != "not-the-token":  # the panel refuses a non-token itself; a foreign one is refused by the server
+        page.expected_errors.append(r"status of 401 \(Unauthorized\)")
     AgentPanel(page).sign_in(token.format(foreign=foreign_token()))
     expect(page.locator("#sign-in-error")).to_contain_text(message)
     expect(page.locator("#desk")).to_be_hidden()
@@ -89,12 +92,13 @@ def test_the_panel_says_when_the_token_is_wrong(page, token, message):
 
 def test_the_panel_signs_out_when_the_token_expires(context, web, mint):
     context.clock.install()
-    page = context.new_page()
+    page = watched(context.new_page())
     AgentPanel(page).sign_in(mint("agent-7", minutes=1))
     expect(page.locator("#query")).to_be_visible()
     page.clock.fast_forward("01:05")
     expect(page.locator("#sign-in-error")).to_have_text("Your sign-in expired. Sign in again with a new token.")
     expect(page.locator("#desk")).to_be_hidden()
+    assert not unexpected_errors(page), unexpected_errors(page)
 
 
 def test_the_panel_signs_out_and_says_why_when_the_token_is_revoked(page, web, mint):
@@ -102,6 +106,7 @@ def test_the_panel_signs_out_and_says_why_when_the_token_is_revoked(page, web, m
     expect(panel.ask("p2p window")).to_contain_text("peer-to-peer")
     revoked = web.workdir / "revoked.txt"
     revoked.write_text(revoked.read_text() + "agent:agent-leaving\n")
+    page.expected_errors.append(r"status of 401 \(Unauthorized\)")  # the refused request, and nothing else
     try:
         page.fill("#query", "phone ME")
         page.press("#query", "Enter")

@@ -19,6 +19,10 @@ def _model_or_skip():
 @pytest.fixture(scope="session")
 def assistant(tmp_path_factory):
     servers = Assistant(model=_model_or_skip(), workdir=tmp_path_factory.mktemp("assistant"))
-    servers.start()
+    try:
+        servers.start()
+    except Exception:
+        servers.stop()  # a server that started while the other did not must not outlive the run
+        raise
     yield servers
     servers.stop()

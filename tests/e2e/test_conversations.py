@@ -25,7 +25,7 @@ SINGLE_TURNS = [
     ("27130 auth?", ["Yes:", "Total hip replacement"], []),
     ("is a knee scope reviewed by AIM?", ["Yes:", "Knee arthroscopy"], []),
     ("does a bunionectomy need precert", ["Yes:", "Small joint surgery", "November 1, 2020"], []),
-    ("does an ESI need auth", ["Yes:", "Epidural injections"], ["No:", "It depends"]),
+    ("does an ESI need auth", ["Yes:", "Epidural injections"], ["No:", "It depends:"]),
     ("does 62322 with G89.18 need medical necessity review?", ["Notification only", "no medical-necessity review"], []),
     ("62322 auth needed?", ["It depends", "G89.11, G89.12 or G89.18"], ["Yes:"]),
     ("does 27447 need review in the ER", ["No:", "emergency room"], ["Yes:"]),

@@ -22,6 +22,9 @@ from priorauth.answering import answer_for, topic_for
         ("ask_portal_features", None, {}, "and the portal address?", "contact"),
         ("ask_portal_features", None, {}, "what can I do in the portal", "portal_features"),
         ("ask_review_required", None, {"program": "rehabilitation"}, "", "rehabilitation"),
+        ("ask_site_of_care", None, {}, "", "site_of_care"),
+        ("ask_site_of_care", None, {"setting": "ambulatory_surgery_center"}, "", "site_of_care"),
+        ("ask_site_of_care", None, {"cpt_code": "27447", "setting": "office"}, "", "review_requirement"),
         ("greet", None, {}, "", None),
     ],
 )
