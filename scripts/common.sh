@@ -76,9 +76,12 @@ ensure_venv() {
   fi
   log "installing the $wanted set from requirements/$wanted.lock (about 2 minutes the first time)"
   rm -f "$VENV/.installed"
-  "$PY" -m pip install --quiet --require-hashes -r "$ROOT/requirements/$wanted.lock"
-  # The lock holds setuptools, so the project builds with it, not with whatever an isolated build would fetch.
-  "$PY" -m pip install --quiet --no-deps --no-build-isolation -e "$ROOT"
+  local pip=("$PY" -m pip install --quiet --disable-pip-version-check)
+  # setuptools and wheel first, from the lock: the few sdists in it (docopt, ...) and the project build with them.
+  grep -A1 -E '^(setuptools|wheel)==' "$ROOT/requirements/$wanted.lock" | grep -v '^--$' >"$VENV/bootstrap.lock"
+  "${pip[@]}" --require-hashes -r "$VENV/bootstrap.lock"
+  "${pip[@]}" --require-hashes -r "$ROOT/requirements/$wanted.lock"
+  "${pip[@]}" --no-deps --no-build-isolation -e "$ROOT"
   echo "$wanted $(lock_hash "$wanted") $(project_hash)" >"$VENV/.installed"
 }
 
