@@ -1,19 +1,26 @@
-"""Low NLU confidence: answer when the doubt is only between two questions, else ask to rephrase, then
-offer a person."""
+"""Low NLU confidence: answer when the doubt is only between two questions; else a second opinion ranks the
+knowledge base's facts across all topics and answers the topic that clearly wins; only a message that matches
+nothing is asked to rephrase, then offered a person."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import UserUtteranceReverted
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions import backend
 from priorauth.answering import INTENT_TOPICS
 
+logger = logging.getLogger(__name__)
 ANSWERABLE = set(INTENT_TOPICS) | {"inform"}
 # Below this, even a question intent is too unsure to answer.
 MIN_CONFIDENCE = 0.3
+TOPIC_INTENTS = {topic: intent for intent, topic in INTENT_TOPICS.items()}
+# Intents whose message is not a question about the knowledge base: the second opinion stays out.
+CHIT_CHAT = {"greet", "goodbye", "thank", "affirm", "deny", "bot_challenge", "help"}
 
 
 class ActionFallback(Action):
@@ -28,6 +35,16 @@ class ActionFallback(Action):
             from actions.answer import ActionAnswer
 
             return await ActionAnswer().answer(dispatcher, tracker, domain, intent)
+        return await self.second_opinion_or_rephrase(dispatcher, tracker, domain)
+
+    async def second_opinion_or_rephrase(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        intent = second_opinion(tracker)
+        if intent:
+            from actions.answer import ActionAnswer
+
+            return await ActionAnswer().answer(dispatcher, tracker, domain, intent, second_opinion=False)
         return await self.ask_to_rephrase(dispatcher, tracker)
 
     async def ask_to_rephrase(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> list[dict[str, Any]]:
@@ -47,6 +64,26 @@ def answerable_intent(tracker: Tracker) -> str | None:
     if first in ANSWERABLE and second in ANSWERABLE and (first != "inform" or tracker.latest_message.get("entities")):
         return first
     return None
+
+
+def second_opinion(tracker: Tracker) -> str | None:
+    """The question intent of the topic whose facts clearly answer the message (`FactIndex.best_topic`), or None.
+
+    Chit-chat the classifier was sure of stays chit-chat; a message naming nothing the knowledge base knows and
+    matching no fact clearly is left to the fallback."""
+    message = tracker.latest_message.get("text") or ""
+    if not message or message.startswith("/"):
+        return None
+    ranking = tracker.latest_message.get("intent_ranking") or []
+    top = ranking[0] if ranking else tracker.latest_message.get("intent") or {}
+    if top.get("name") in CHIT_CHAT and top.get("confidence", 0) >= 0.5:
+        return None
+    try:
+        topic = backend.fact_index().best_topic(message)
+    except Exception as exc:  # a broken index must not break the fallback
+        logger.error("answer selection unavailable: %s", type(exc).__name__)
+        return None
+    return TOPIC_INTENTS.get(topic) if topic else None
 
 
 def _previous_bot_response(tracker: Tracker) -> str | None:

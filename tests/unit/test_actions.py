@@ -60,7 +60,7 @@ def test_validity_of_pain_management_from_the_knowledge_base():
     )
     assert "10 business days" in messages[0]["text"]
     assert "unless otherwise required by state law" in messages[0]["text"].lower()
-    assert "Source: 002" in messages[0]["text"]
+    assert "\nSource: AIM Musculoskeletal Program FAQ (002_7692799ea26ffc45.txt)" in messages[0]["text"]
     assert messages[0]["custom"]["sources"] == ["002"]
     assert slots["last_topic"] == "validity"
 
@@ -160,4 +160,5 @@ def test_doubt_between_a_question_and_chit_chat_asks_to_rephrase():
 
 def test_an_answer_has_no_blank_line_so_rasa_keeps_it_one_message_with_its_payload():
     messages, _ = run(ActionAnswer(), tracker("ask_peer_to_peer", "p2p window"))
-    assert "\n\n" not in messages[0]["text"] and "Source: 002" in messages[0]["text"]
+    assert "\n\n" not in messages[0]["text"]
+    assert "\nSource: AIM Musculoskeletal Program FAQ (002_" in messages[0]["text"]
