@@ -76,6 +76,8 @@ TOPIC_INTROS = {
 # Topics whose answer is a list of names: the short reply keeps the list, on one line.
 LIST_TOPICS = {"programs", "program_services"}
 LIST_MOST = 14
+# Topics whose title is part of the answer (the guideline updates' title carries their effective date).
+TITLED_TOPICS = {"guideline_changes"}
 NEED_ORDER = ["diagnosis", "code", "plan", "line_of_business", "state", "date_of_service", "setting"]
 NEED_NAMES = {"diagnosis": "diagnosis code", "code": "CPT code", "line_of_business": "line of business"}
 ID_CARD_ROUTE = "For a particular member, call the number on the back of the member's ID card."
@@ -346,6 +348,8 @@ def _short_topic(answer: Answer, message: str, index: FactIndex | None) -> list[
     if answer.topic == "validity":
         # The estimate and the caveat that the notification's date governs travel together.
         lines += [s for s in pool if s.text.startswith("Approved on") and s not in lines]
+    if answer.topic in TITLED_TOPICS and answer.data.get("title") and lines:
+        lines[0] = Shown(f"{answer.data['title']}: {lines[0].text}", lines[0].items)
     if answer.status is Status.UNKNOWN:
         lines.insert(0, Shown(HEADLINES[Status.UNKNOWN]))
     return lines

@@ -16,6 +16,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
+from scipy import sparse
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
 
 from priorauth.kb.reader import KBData, read_kb
@@ -122,11 +123,24 @@ class FactIndex:
         expanded = [self.expand(t) for t in texts]
         return self.words.transform(expanded), self.chars.transform(expanded)
 
-    def _similarity(self, message: str, vectors) -> np.ndarray:
+    def _similarity(self, message: str, vectors, common=None) -> np.ndarray:
         mw, mc = self._vectors([message])
+        if common is not None:
+            # Terms most of the candidates share name the topic, not the fact: they cannot tell facts apart.
+            mw, mc = mw.multiply(common[0]).tocsr(), mc.multiply(common[1]).tocsr()
         words, chars = vectors
         # Word matches carry the meaning; character n-grams catch what spelling hides.
         return 0.65 * (words @ mw.T).toarray().ravel() + 0.35 * (chars @ mc.T).toarray().ravel()
+
+    @staticmethod
+    def _distinctive(vectors, owner: list[int], facts: int, share: float = 0.5):
+        """Masks (1 = keep) of the features that fewer than ``share`` of the facts (text or questions) contain."""
+        by_fact = sparse.csr_matrix((np.ones(len(owner)), (owner, range(len(owner)))), shape=(facts, len(owner)))
+        masks = []
+        for matrix in vectors:
+            df = np.asarray(((by_fact @ (matrix > 0)) > 0).sum(axis=0)).ravel()
+            masks.append((df < share * facts).astype(float))
+        return masks
 
     def answers_of(self, text: str) -> tuple[str, ...]:
         return self._answers.get(norm_text(text), ())
@@ -140,14 +154,16 @@ class FactIndex:
             for view in (text, *self.answers_of(text)):
                 views.append(view)
                 owner.append(i)
-        sims = self._similarity(message, self._vectors(views))
+        vectors = self._vectors(views)
+        common = self._distinctive(vectors, owner, len(texts)) if len(texts) >= 3 else None
+        sims = self._similarity(message, vectors, common)
         best = [0.0] * len(texts)
         for i, s in zip(owner, sims, strict=True):
             best[i] = max(best[i], float(s))
         return best
 
     def select(
-        self, message: str, texts: Sequence[str], keep: int = 3, relative: float = 0.6, floor: float = 0.12
+        self, message: str, texts: Sequence[str], keep: int = 3, relative: float = 0.35, floor: float = 0.08
     ) -> list[int]:
         """Indices of the texts that answer the message, best first: at most ``keep``, each scoring at least
         ``relative`` of the best one. Empty when nothing reaches ``floor`` (the message asks none of them)."""
@@ -202,11 +218,8 @@ def docs_from(data: KBData) -> list[Doc]:
         add("contact", f"{r['name']}: {r['value']}. {r.get('note') or ''} {r.get('hours') or ''}", r.get("answers"))
     for r in data.get("line_of_business_scope"):
         add("lines_of_business", f"{r.get('note') or ''} members included excluded", r.get("answers") or ())
-    for r in data.get("procedures"):
-        names = [r["name"], *r["synonyms"], *(r.get("abbreviations") or [])]
-        add("review_requirement", f"{r['name']} needs AIM pre-service review", [", ".join(names)])
-    for r in data.get("programs"):
-        add("program_services", f"{r['name']}: the services AIM reviews", [", ".join(r["synonyms"])])
+    # Procedure and program names are not statements: the entity matcher finds them, and a named procedure makes
+    # a review question (actions/fallback.py), so they stay out of the ranking.
     return docs
 
 

@@ -41,7 +41,7 @@ SCHEMA: dict[str, tuple[set[str], set[str], str | None]] = {
     ),
     "rehab_schedule": (
         {"id", "line_of_business", "states", "text", "cite"},
-        {"except_states", "not_required_until", "starts"},
+        {"except_states", "not_required_until", "starts", "answers"},
         "id",
     ),
     "contacts": (
