@@ -33,7 +33,7 @@ def first_sentence(text: str) -> str:
 
 # (message, the first sentence must match, words that would be another subject, asked by an agent?)
 DIRECT_ANSWERS = [
-    ("our practice wants to book a total shoulder replacement, is AIM precert needed?", r"^Yes\b", "10 business", False),
+    ("our practice wants to book a total shoulder replacement, AIM precert needed?", r"^Yes\b", "10 business", False),
     ("is a knee arthroscopy something AIM has to approve beforehand", r"^Yes\b", "10 business", False),
     ("how long does an approval for a lumbar discectomy stay good", r"60 calendar days", "10 business", False),
     ("TSA auth how long", r"60 calendar days", "10 business", True),
@@ -46,7 +46,9 @@ DIRECT_ANSWERS = [
 ]
 
 
-@pytest.mark.parametrize(("message", "first", "other", "agent"), DIRECT_ANSWERS, ids=[d[0][:40] for d in DIRECT_ANSWERS])
+@pytest.mark.parametrize(
+    ("message", "first", "other", "agent"), DIRECT_ANSWERS, ids=[d[0][:30] for d in DIRECT_ANSWERS]
+)
 def test_the_first_sentence_answers_the_question(assistant, message, first, other, agent):
     text, _, _ = reply(assistant, message)
     assert re.search(first, first_sentence(text), re.I), f"first sentence of the reply to {message!r}:\n{text}"
