@@ -17,6 +17,7 @@ from priorauth.kb.results import Answer, ContactRoute, Fact, Status
 from priorauth.nlu.cues import contact_kind
 from priorauth.selection import FactIndex
 
+HOURS_CUE = re.compile(r"\b(hours?|open|close[sd]?|closing|time|when|weekends?|days?)\b", re.I)
 PROVIDER_BUDGET = 600
 HARD_LIMIT = 900
 AGENT_BUDGET = 400
@@ -78,6 +79,8 @@ LIST_TOPICS = {"programs", "program_services"}
 LIST_MOST = 14
 # Topics whose title is part of the answer (the guideline updates' title carries their effective date).
 TITLED_TOPICS = {"guideline_changes"}
+# Topics that describe a process step by step: a question about its start gets the steps in order.
+SEQUENCE_TOPICS = {"registration", "review_process"}
 NEED_ORDER = ["diagnosis", "code", "plan", "line_of_business", "state", "date_of_service", "setting"]
 NEED_NAMES = {"diagnosis": "diagnosis code", "code": "CPT code", "line_of_business": "line of business"}
 ID_CARD_ROUTE = "For a particular member, call the number on the back of the member's ID card."
@@ -146,9 +149,11 @@ def for_widget(text: str) -> str:
 
 def source_line(answer: Answer, items=None) -> str:
     """`Source: <short title> (<file>)` for each source of ``items`` (facts or contacts; default: the answer's)."""
-    cites = [c for item in (items if items is not None else [*answer.facts, *answer.contacts]) for c in item.citations]
-    if not cites and items is not None:
-        cites = answer.citations[:1]
+    if items is None:
+        cites = [c for item in [*answer.facts, *answer.contacts] for c in item.citations]
+    else:
+        # A short reply names each shown item's first (primary) source; the payload keeps every citation.
+        cites = [item.citations[0] for item in items if item.citations] or answer.citations[:1]
     files: dict[str, str] = {}
     for c in sorted(cites, key=lambda c: c.source_id):
         files.setdefault(c.source_id, f"{SHORT_TITLES.get(c.source_id, c.title)} ({c.file})")
@@ -212,9 +217,16 @@ def _short_review(answer: Answer, message: str, index: FactIndex | None) -> list
         return lines
     reasons = [f for f in answer.facts if f.kind == "reason"]
     listing = reasons[:1] if answer.procedure or answer.program else []
-    decisive = [f for f in reasons if f not in listing] if answer.status is not Status.REVIEW_REQUIRED else []
+    # What decided the headline: the rules the known setting or diagnosis met, and the line of business's scope
+    # when it is known or excludes the member.
+    decisive = [f for f in reasons if f not in listing]
+    if answer.data.get("line_of_business") or answer.status is Status.OUTSIDE_PROGRAM:
+        decisive += [f for f in answer.facts if f.kind == "scope"]
+    if len(decisive) > 2:
+        order = _chosen(message, [f.text for f in decisive], index, keep=2) or [0, 1]
+        decisive = [decisive[i] for i in order]
     head = Shown(_review_headline(answer), tuple(listing))
-    lines = [head, *(Shown(f"{f.text}{_scope_suffix(f)}", (f,)) for f in decisive[:1])]
+    lines = [head, *(Shown(f"{f.text}{_scope_suffix(f)}", (f,)) for f in decisive[:2])]
     cases = [Shown(_upper_first(_case_text(c)), _rule_facts(answer, c)) for c in _cases_in_order(answer)]
     if answer.status is Status.CONDITIONAL:
         lines += cases[:SUPPORTING_FACTS]
@@ -229,7 +241,10 @@ def _short_review(answer: Answer, message: str, index: FactIndex | None) -> list
             if f.kind != "route" and f not in listing and f not in shown
         ] + cases
         lines += [pool[i] for i in _chosen(message, [s.text for s in pool], index, keep=2)]
-    lines.append(Shown(_review_route(answer, message)))
+    if answer.status in (Status.NOT_REQUIRED, Status.OUTSIDE_PROGRAM):
+        lines.append(Shown(ID_CARD_ROUTE, _id_card(answer)))
+    else:
+        lines.append(Shown(_review_route(answer, message)))
     return lines
 
 
@@ -282,33 +297,41 @@ def _id_card(answer: Answer) -> tuple:
 
 
 def _short_contact(answer: Answer, message: str, index: FactIndex | None) -> list[Shown]:
-    routes = [r for r in answer.contacts if r.kind not in ("id_card", "person")]
+    kind = answer.data.get("kind")
+    portals = [r for r in answer.contacts if r.kind == "portal"]
+    phones = [r for r in answer.contacts if r.kind == "phone"]
+    emails = [r for r in answer.contacts if r.kind == "email"]
     id_card = [r for r in answer.contacts if r.kind == "id_card"]
-    phones = [r for r in routes if r.kind == "phone"]
     lines: list[Shown] = []
+    if portals:
+        online = " or ".join(
+            f"{r.name} ({r.value}" + (f", {r.availability.split(';')[0]}" if r.availability else "") + ")"
+            for r in portals
+        )
+        lines.append(Shown(f"Online: {online}.", tuple(portals), core=kind == "portal"))
     if len(phones) > 1:
-        # The number depends on the plan: each one with its plan, on one line each, then the question.
-        lines.append(Shown("The AIM phone number depends on the member's plan:"))
-        lines += [Shown(_phone_short(p), (p,), core=True) for p in phones]
+        # The number depends on the plan: each one with its plan, on a line each, then the question.
+        lines.append(Shown("By phone, the AIM number depends on the member's plan:", core=True))
+        lines += [Shown(_phone_short(p, asks_hours(message)), (p,), core=True) for p in phones]
         lines.append(Shown(INFO_QUESTIONS["plan"]))
-        others = [r for r in routes if r.kind != "phone"]
     else:
-        lines += [Shown(_route_text(p), (p,)) for p in phones]
-        others = [r for r in routes if r.kind != "phone"]
-    if others and (not phones or answer.data.get("kind") is None):
-        texts = [_route_text(r) for r in others]
-        picked = _chosen(message, texts, index, keep=2) if answer.data.get("kind") is None else []
-        picked = picked or list(range(min(len(others), 2)))
-        lines[len(lines) if phones else 0 : 0] = [Shown(texts[i], (others[i],)) for i in sorted(picked)]
+        lines += [Shown(f"Phone: {_phone_short(p)}.", (p,), core=True) for p in phones]
+    lines += [Shown(_route_text(r), (r,), core=True) for r in emails]
     lines += [Shown(f.text, (f,)) for f in answer.facts]
-    if id_card and answer.data.get("kind") is None:
+    if id_card and kind is None:
         lines.append(Shown(ID_CARD_ROUTE, tuple(id_card)))
+    if kind == "phone" and lines and not lines[0].core:
+        lines.append(lines.pop(0))  # the number first when the number was asked
     return lines or [Shown(HEADLINES[Status.UNKNOWN])]
 
 
-def _phone_short(route: ContactRoute) -> str:
+def _phone_short(route: ContactRoute, with_hours: bool = True) -> str:
     hours = f"{route.days}, {route.hours}" + (f" {route.time_zone}" if route.time_zone else "")
-    return f"{route.scope.label() or route.name}: {route.value} ({hours})"
+    return f"{route.scope.plan_name or route.name}: {route.value}" + (f" ({hours})" if with_hours else "")
+
+
+def asks_hours(message: str) -> bool:
+    return bool(HOURS_CUE.search(message or ""))
 
 
 def _route_text(route: ContactRoute) -> str:
@@ -344,7 +367,12 @@ def _short_topic(answer: Answer, message: str, index: FactIndex | None) -> list[
     picked = _chosen(message, [s.text for s in pool], index, keep=SUPPORTING_FACTS)
     if not picked:
         picked = list(range(min(len(pool), 2)))
+    if answer.topic in SEQUENCE_TOPICS and picked[0] <= 1:
+        # The question is about the start of a process: the steps in their order are the answer.
+        picked = list(range(len(pool)))
     lines = [pool[i] for i in picked]
+    if answer.topic == "validity" and answer.procedure_name and lines:
+        lines[0] = Shown(f"{answer.procedure_name}: {lines[0].text}", lines[0].items)
     if answer.topic == "validity":
         # The estimate and the caveat that the notification's date governs travel together.
         lines += [s for s in pool if s.text.startswith("Approved on") and s not in lines]

@@ -155,7 +155,7 @@ class FactIndex:
                 views.append(view)
                 owner.append(i)
         vectors = self._vectors(views)
-        common = self._distinctive(vectors, owner, len(texts)) if len(texts) >= 3 else None
+        common = self._distinctive(vectors, owner, len(texts)) if len(texts) >= 4 else None
         sims = self._similarity(message, vectors, common)
         best = [0.0] * len(texts)
         for i, s in zip(owner, sims, strict=True):
