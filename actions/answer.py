@@ -69,7 +69,7 @@ class ActionAnswer(Action):
             dispatcher.utter_message(response="utter_service_unavailable")
             return context.slot_events()
         channel = tracker.get_latest_input_channel()
-        text, payload = render(answer, message, asker_of(channel, message), backend.fact_index())
+        text, payload = render(answer, message, asker_of(channel, message), backend.fact_index(), context.new)
         send(dispatcher, channel, text, payload, more=payload["shortened"])
         return [*context.slot_events(), SlotSet("last_topic", topic)]
 

@@ -81,6 +81,8 @@ LIST_MOST = 14
 TITLED_TOPICS = {"guideline_changes"}
 # Topics that describe a process step by step: a question about its start gets the steps in order.
 SEQUENCE_TOPICS = {"registration", "review_process"}
+FOLLOW_UP_KINDS = {"setting", "line_of_business", "plan", "state"}
+SUBJECT_KINDS = {"procedure", "cpt_code", "program"}
 NEED_ORDER = ["diagnosis", "code", "plan", "line_of_business", "state", "date_of_service", "setting"]
 NEED_NAMES = {"diagnosis": "diagnosis code", "code": "CPT code", "line_of_business": "line of business"}
 ID_CARD_ROUTE = "For a particular member, call the number on the back of the member's ID card."
@@ -107,11 +109,18 @@ def budget_of(asker: str) -> int:
 
 
 def render(
-    answer: Answer, message: str = "", asker: str = "provider", index: FactIndex | None = None
+    answer: Answer,
+    message: str = "",
+    asker: str = "provider",
+    index: FactIndex | None = None,
+    named: frozenset[str] | set[str] = frozenset(),
 ) -> tuple[str, dict]:
-    """The short reply to ``message`` and the complete payload (which carries the full answer as `full_text`)."""
+    """The short reply to ``message`` and the complete payload (which carries the full answer as `full_text`).
+
+    ``named``: the kinds of entity the message itself named (a follow-up that names only a setting or a line of
+    business asks what that changes, and is answered with it first)."""
     full = render_full_text(answer)
-    shown = _short_lines(answer, message, index)
+    shown = _short_lines(answer, message, index, set(named))
     text = _fit(shown, source_line(answer, [i for s in shown for i in s.items]), budget_of(asker))
     data = payload(answer)
     data["full_text"] = full
@@ -191,9 +200,9 @@ def _fit(shown: list[Shown], source: str, budget: int) -> str:
 
 
 # ---------------------------------------------------------------------- short replies
-def _short_lines(answer: Answer, message: str, index: FactIndex | None) -> list[Shown]:
+def _short_lines(answer: Answer, message: str, index: FactIndex | None, named: set[str]) -> list[Shown]:
     if answer.topic == "review_requirement":
-        return _short_review(answer, message, index)
+        return _short_review(answer, message, index, named)
     if answer.topic == "contact":
         return _short_contact(answer, message, index)
     if answer.topic in LIST_TOPICS:
@@ -201,14 +210,14 @@ def _short_lines(answer: Answer, message: str, index: FactIndex | None) -> list[
     return _short_topic(answer, message, index)
 
 
-def _chosen(message: str, texts: list[str], index: FactIndex | None, keep: int) -> list[int]:
+def _chosen(message: str, texts: list[str], index: FactIndex | None, keep: int, background=()) -> list[int]:
     """The texts that bear on the message, best first; none when the ranking finds no bearing."""
     if index is None or not message or not texts:
         return []
-    return index.select(message, texts, keep=keep)
+    return index.select(message, texts, keep=keep, background=background)
 
 
-def _short_review(answer: Answer, message: str, index: FactIndex | None) -> list[Shown]:
+def _short_review(answer: Answer, message: str, index: FactIndex | None, named: set[str] = frozenset()) -> list[Shown]:
     if answer.status is Status.UNKNOWN:
         first = answer.facts[0] if answer.facts else None
         lines = [Shown(first.text if first else HEADLINES[Status.UNKNOWN], (first,) if first else ())]
@@ -217,16 +226,23 @@ def _short_review(answer: Answer, message: str, index: FactIndex | None) -> list
         return lines
     reasons = [f for f in answer.facts if f.kind == "reason"]
     listing = reasons[:1] if answer.procedure or answer.program else []
+    head_text = _review_headline(answer)
     # What decided the headline: the rules the known setting or diagnosis met, and the line of business's scope
     # when it is known or excludes the member.
     decisive = [f for f in reasons if f not in listing]
     if answer.data.get("line_of_business") or answer.status is Status.OUTSIDE_PROGRAM:
         decisive += [f for f in answer.facts if f.kind == "scope"]
-    if len(decisive) > 2:
-        order = _chosen(message, [f.text for f in decisive], index, keep=2) or [0, 1]
-        decisive = [decisive[i] for i in order]
-    head = Shown(_review_headline(answer), tuple(listing))
-    lines = [head, *(Shown(f"{f.text}{_scope_suffix(f)}", (f,)) for f in decisive[:2])]
+    # A program that starts on a date: the date is part of "does it need review?" until a date of service is known.
+    decisive += [f for f in answer.facts if f.kind == "date"][:1]
+    if len(decisive) > 1:
+        order = _chosen(message, [f.text for f in decisive], index, keep=2, background=[head_text])
+        decisive = [decisive[i] for i in order] + [f for i, f in enumerate(decisive) if i not in order]
+    head = Shown(head_text, tuple(listing))
+    lines = [head, *(Shown(f"{f.text}{_scope_suffix(f)}", (f,), core=i == 0) for i, f in enumerate(decisive[:2]))]
+    if decisive and named & FOLLOW_UP_KINDS and not named & SUBJECT_KINDS and answer.status is Status.REVIEW_REQUIRED:
+        # "What if we do it at the ASC?": what the new setting (or line of business) changes comes first; the
+        # procedure's own review still applies.
+        lines = [lines[1], Shown(_still_needs(answer), tuple(listing)), *lines[2:]]
     cases = [Shown(_upper_first(_case_text(c)), _rule_facts(answer, c)) for c in _cases_in_order(answer)]
     if answer.status is Status.CONDITIONAL:
         lines += cases[:SUPPORTING_FACTS]
@@ -240,7 +256,7 @@ def _short_review(answer: Answer, message: str, index: FactIndex | None) -> list
             for f in answer.facts
             if f.kind != "route" and f not in listing and f not in shown
         ] + cases
-        lines += [pool[i] for i in _chosen(message, [s.text for s in pool], index, keep=2)]
+        lines += [pool[i] for i in _chosen(message, [s.text for s in pool], index, keep=2, background=[head_text])]
     if answer.status in (Status.NOT_REQUIRED, Status.OUTSIDE_PROGRAM):
         lines.append(Shown(ID_CARD_ROUTE, _id_card(answer)))
     else:
@@ -265,6 +281,12 @@ def _cases_in_order(answer: Answer) -> list[dict]:
         return min((needs.index(k) for k in keys if k in needs), default=len(needs))
 
     return sorted(answer.cases, key=rank)
+
+
+def _still_needs(answer: Answer) -> str:
+    return (
+        f"{_upper_first(_subject(answer))} itself still needs AIM pre-service review ({answer.program_name or 'AIM'})."
+    )
 
 
 def _review_headline(answer: Answer) -> str:
@@ -418,10 +440,15 @@ def _case_text(case: dict) -> str:
             return f"in an {where}: an additional site-of-care review applies."
         return f"in an {where} setting: {case['status'].replace('_', ' ')}."
     if "diagnosis" in when:
-        return f"with diagnosis {', '.join(when['diagnosis'])} (post-procedural pain): notification only."
+        return f"with diagnosis {_or_list(when['diagnosis'])} (post-procedural pain): notification only."
     if "code" in when:
         return f"billed as CPT {' or '.join(when['code'])}: notification only."
     return str(case)
+
+
+def _or_list(items) -> str:
+    items = list(items)
+    return ", ".join(items[:-1]) + " or " + items[-1] if len(items) > 1 else "".join(items)
 
 
 def _route_lines(answer: Answer) -> list[str]:

@@ -145,8 +145,11 @@ class FactIndex:
     def answers_of(self, text: str) -> tuple[str, ...]:
         return self._answers.get(norm_text(text), ())
 
-    def scores(self, message: str, texts: Sequence[str]) -> list[float]:
-        """Each text's relevance to the message: the best of the text itself and the questions it answers."""
+    def scores(self, message: str, texts: Sequence[str], background: Sequence[str] = ()) -> list[float]:
+        """Each text's relevance to the message: the best of the text itself and the questions it answers.
+
+        Terms that most of the texts share say what the answer is about, not which fact answers (with four texts
+        or more they do not count); nor do the terms of the ``background`` (e.g. the headline already stated)."""
         if not texts:
             return []
         views, owner = [], []
@@ -156,6 +159,10 @@ class FactIndex:
                 owner.append(i)
         vectors = self._vectors(views)
         common = self._distinctive(vectors, owner, len(texts)) if len(texts) >= 4 else None
+        if background:
+            stated = self._vectors(list(background))
+            masks = common or [np.ones(v.shape[1]) for v in vectors]
+            common = [m * (np.asarray((b > 0).sum(axis=0)).ravel() == 0) for m, b in zip(masks, stated, strict=True)]
         sims = self._similarity(message, vectors, common)
         best = [0.0] * len(texts)
         for i, s in zip(owner, sims, strict=True):
@@ -163,16 +170,23 @@ class FactIndex:
         return best
 
     def select(
-        self, message: str, texts: Sequence[str], keep: int = 3, relative: float = 0.35, floor: float = 0.08
+        self,
+        message: str,
+        texts: Sequence[str],
+        keep: int = 3,
+        relative: float = 0.35,
+        floor: float = 0.08,
+        background: Sequence[str] = (),
     ) -> list[int]:
         """Indices of the texts that answer the message, best first: at most ``keep``, each scoring at least
         ``relative`` of the best one. Empty when nothing reaches ``floor`` (the message asks none of them)."""
-        scores = self.scores(message, texts)
+        scores = self.scores(message, texts, background)
         if not scores or max(scores) < floor:
             return []
         best = max(scores)
         ranked = sorted(range(len(texts)), key=lambda i: (-scores[i], i))
-        return [i for i in ranked if scores[i] >= max(floor, relative * best)][:keep]
+        # Once the best fact bears on the message, the others only need to bear on it too (not to reach the floor).
+        return [i for i in ranked if scores[i] >= max(floor / 3, relative * best)][:keep]
 
     def topics(self, message: str) -> list[TopicScore]:
         """Every topic's best statement score for the message, best first."""
