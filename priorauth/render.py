@@ -81,6 +81,7 @@ LIST_MOST = 14
 TITLED_TOPICS = {"guideline_changes"}
 # Topics that describe a process step by step: a question about its start gets the steps in order.
 SEQUENCE_TOPICS = {"registration", "review_process"}
+HOW_CUE = re.compile(r"\b(how (do|does|to|can|is)|what happens|steps?|process|walk me)\b", re.I)
 FOLLOW_UP_KINDS = {"setting", "line_of_business", "plan", "state"}
 SUBJECT_KINDS = {"procedure", "cpt_code", "program"}
 NEED_ORDER = ["diagnosis", "code", "plan", "line_of_business", "state", "date_of_service", "setting"]
@@ -98,7 +99,7 @@ class Shown:
 
 
 def asker_of(channel: str | None, message: str) -> str:
-    """ "agent" on the agent channel or for a terse query; "provider" otherwise."""
+    """The asker a reply is sized for: "agent" on the agent channel or for a terse query, else "provider"."""
     if channel == "agent" or len(re.findall(r"[A-Za-z0-9#]+", message or "")) <= TERSE_WORDS:
         return "agent"
     return "provider"
@@ -121,7 +122,7 @@ def render(
     business asks what that changes, and is answered with it first)."""
     full = render_full_text(answer)
     shown = _short_lines(answer, message, index, set(named))
-    text = _fit(shown, source_line(answer, [i for s in shown for i in s.items]), budget_of(asker))
+    text = _fit(shown, lambda kept: source_line(answer, [i for s in kept for i in s.items]), budget_of(asker))
     data = payload(answer)
     data["full_text"] = full
     data["shortened"] = _plain(full) != _plain(text)
@@ -173,15 +174,17 @@ def _plain(text: str) -> str:
     return " ".join(text.split())
 
 
-def _fit(shown: list[Shown], source: str, budget: int) -> str:
+def _fit(shown: list[Shown], source_of, budget: int) -> str:
     """Drop supporting lines, last first, until the reply fits its budget; the direct answer (the first line and
-    lines marked core) stays unless the reply passes the hard limit, where the answer is cut at a sentence end."""
+    lines marked core) stays unless the reply passes the hard limit, where the answer is cut at a sentence end.
+    The Source line names the sources of the lines kept."""
     lines = [s for s in shown if s.text]
     if lines:
         lines[0] = Shown(lines[0].text, lines[0].items, core=True)
 
     def joined(parts):
         texts = [s.text for s in parts]
+        source = source_of(parts)
         return "\n".join([*texts, source] if source else texts)
 
     for i in range(len(lines) - 1, 0, -1):
@@ -192,10 +195,10 @@ def _fit(shown: list[Shown], source: str, budget: int) -> str:
     while len(lines) > 1 and len(joined(lines)) > HARD_LIMIT:
         lines.pop()
     if len(joined(lines)) > HARD_LIMIT and lines:
-        room = HARD_LIMIT - len(source) - 2
+        room = HARD_LIMIT - len(source_of(lines[:1])) - 2
         head = lines[0].text[:room]
         cut = max(head.rfind(". "), head.rfind("; "))
-        lines = [Shown(head[: cut + 1] if cut > 0 else head.rstrip() + "…")]
+        lines = [Shown(head[: cut + 1] if cut > 0 else head.rstrip() + "…", lines[0].items)]
     return joined(lines)
 
 
@@ -229,7 +232,9 @@ def _short_review(answer: Answer, message: str, index: FactIndex | None, named: 
     head_text = _review_headline(answer)
     # What decided the headline: the rules the known setting or diagnosis met, and the line of business's scope
     # when it is known or excludes the member.
-    decisive = [f for f in reasons if f not in listing]
+    # The decision applies general rules first and refines them (the setting's inclusion, then its site-of-care
+    # consequence): the most specific reason comes first unless the message points at another.
+    decisive = [f for f in reasons if f not in listing][::-1]
     if answer.data.get("line_of_business") or answer.status is Status.OUTSIDE_PROGRAM:
         decisive += [f for f in answer.facts if f.kind == "scope"]
     # A program that starts on a date: the date is part of "does it need review?" until a date of service is known.
@@ -389,7 +394,7 @@ def _short_topic(answer: Answer, message: str, index: FactIndex | None) -> list[
     picked = _chosen(message, [s.text for s in pool], index, keep=SUPPORTING_FACTS)
     if not picked:
         picked = list(range(min(len(pool), 2)))
-    if answer.topic in SEQUENCE_TOPICS and picked[0] <= 1:
+    if answer.topic in SEQUENCE_TOPICS and picked[0] <= 1 and HOW_CUE.search(message or ""):
         # The question is about the start of a process: the steps in their order are the answer.
         picked = list(range(len(pool)))
     lines = [pool[i] for i in picked]
