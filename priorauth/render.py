@@ -24,6 +24,7 @@ AGENT_BUDGET = 400
 # A terse query (agent shorthand: "p2p window", "TKA auth validity") gets the agent's budget on any channel.
 TERSE_WORDS = 5
 SUPPORTING_FACTS = 3
+SOURCE_ROOM = 80  # a Source line with one source
 SHORT_TITLES = {
     "000": "Anthem Blue Cross notice, Nov 2020",
     "001": "Anthem BCBS notice, Aug 2020",
@@ -121,7 +122,7 @@ def render(
     ``named``: the kinds of entity the message itself named (a follow-up that names only a setting or a line of
     business asks what that changes, and is answered with it first)."""
     full = render_full_text(answer)
-    shown = _short_lines(answer, message, index, set(named))
+    shown = _short_lines(answer, message, index, set(named), budget_of(asker))
     text = _fit(shown, lambda kept: source_line(answer, [i for s in kept for i in s.items]), budget_of(asker))
     data = payload(answer)
     data["full_text"] = full
@@ -203,14 +204,16 @@ def _fit(shown: list[Shown], source_of, budget: int) -> str:
 
 
 # ---------------------------------------------------------------------- short replies
-def _short_lines(answer: Answer, message: str, index: FactIndex | None, named: set[str]) -> list[Shown]:
+def _short_lines(
+    answer: Answer, message: str, index: FactIndex | None, named: set[str], budget: int = PROVIDER_BUDGET
+) -> list[Shown]:
     if answer.topic == "review_requirement":
         return _short_review(answer, message, index, named)
     if answer.topic == "contact":
         return _short_contact(answer, message, index)
     if answer.topic in LIST_TOPICS:
         return _short_list(answer)
-    return _short_topic(answer, message, index)
+    return _short_topic(answer, message, index, budget)
 
 
 def _chosen(message: str, texts: list[str], index: FactIndex | None, keep: int, background=()) -> list[int]:
@@ -385,7 +388,7 @@ def _short_list(answer: Answer) -> list[Shown]:
     return [Shown(head, tuple(answer.facts[:1]))] + [Shown(f.text, (f,)) for f in caveats[:1]]
 
 
-def _short_topic(answer: Answer, message: str, index: FactIndex | None) -> list[Shown]:
+def _short_topic(answer: Answer, message: str, index: FactIndex | None, budget: int = PROVIDER_BUDGET) -> list[Shown]:
     if answer.status is Status.UNKNOWN and not answer.facts:
         return [Shown(HEADLINES[Status.UNKNOWN]), Shown(ID_CARD_ROUTE)]
     pool = [Shown(f"{f.text}{_scope_suffix(f)}", (f,)) for f in answer.facts]
@@ -397,6 +400,9 @@ def _short_topic(answer: Answer, message: str, index: FactIndex | None) -> list[
     if answer.topic in SEQUENCE_TOPICS and picked[0] <= 1 and HOW_CUE.search(message or ""):
         # The question is about the start of a process: the steps in their order are the answer.
         picked = list(range(len(pool)))
+    elif sum(len(p.text) + 1 for p in pool) + SOURCE_ROOM <= budget:
+        # A small topic that fits the budget whole: the best fact first, then the rest in their order.
+        picked = [picked[0], *(i for i in range(len(pool)) if i != picked[0])]
     lines = [pool[i] for i in picked]
     if answer.topic == "validity" and answer.procedure_name and lines:
         lines[0] = Shown(f"{answer.procedure_name}: {lines[0].text}", lines[0].items)

@@ -148,8 +148,8 @@ class FactIndex:
     def scores(self, message: str, texts: Sequence[str], background: Sequence[str] = ()) -> list[float]:
         """Each text's relevance to the message: the best of the text itself and the questions it answers.
 
-        Terms that most of the texts share say what the answer is about, not which fact answers (with four texts
-        or more they do not count); nor do the terms of the ``background`` (e.g. the headline already stated)."""
+        Terms that most of the texts share say what the answer is about, not which fact answers: they do not count;
+        nor do the terms of the ``background`` (e.g. the headline already stated)."""
         if not texts:
             return []
         views, owner = [], []
@@ -158,7 +158,9 @@ class FactIndex:
                 views.append(view)
                 owner.append(i)
         vectors = self._vectors(views)
-        common = self._distinctive(vectors, owner, len(texts)) if len(texts) >= 4 else None
+        # With four texts or more, what half of them share; with two or three, what all of them share.
+        share = 0.5 if len(texts) >= 4 else 1.0
+        common = self._distinctive(vectors, owner, len(texts), share) if len(texts) >= 2 else None
         if background:
             stated = self._vectors(list(background))
             masks = common or [np.ones(v.shape[1]) for v in vectors]
