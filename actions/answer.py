@@ -1,4 +1,5 @@
-"""One action answers every question: it reads what is known, asks the core, and renders."""
+"""One action answers every question: it reads what is known, asks the core, and renders the short reply; a
+second one shows the whole last answer ("More")."""
 
 from __future__ import annotations
 
@@ -12,13 +13,15 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from actions import backend
 from actions.context import context_from
-from actions.fallback import ActionFallback
 from priorauth.answering import answer_for, needs_subject, topic_for
-from priorauth.render import follow_up_question, render
+from priorauth.render import asker_of, for_widget, render, render_full
 
 logger = logging.getLogger(__name__)
 # Channels whose clients render the structured payload (the widget shows only text).
 PAYLOAD_CHANNELS = {"rest", "agent", "cmdline", None}
+# Channels whose clients render markdown (the web widget over socket.io).
+MARKDOWN_CHANNELS = {"socketio"}
+MORE_BUTTON = {"title": "More", "payload": "/ask_more"}
 
 
 class ActionAnswer(Action):
@@ -34,33 +37,78 @@ class ActionAnswer(Action):
         return await self.answer(dispatcher, tracker, domain, intent)
 
     async def answer(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any], intent: str | None
+        self,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: dict[str, Any],
+        intent: str | None,
+        second_opinion: bool = True,
     ) -> list[dict[str, Any]]:
+        from actions.fallback import ActionFallback
+
         context = context_from(tracker)
         last_topic = tracker.get_slot("last_topic")
         known = dict(context.values, diagnosis_code=context.diagnoses)
-        topic = topic_for(intent, last_topic, known, tracker.latest_message.get("text") or "")
+        message = tracker.latest_message.get("text") or ""
+        topic = topic_for(intent, last_topic, known, message)
         if intent == "inform" and not context.new:
             topic = None  # a "follow-up" that adds nothing is not understood
         if topic is None:
+            if second_opinion:
+                return await ActionFallback().second_opinion_or_rephrase(dispatcher, tracker, domain)
             return await ActionFallback().ask_to_rephrase(dispatcher, tracker)
         if needs_subject(topic, known):
             dispatcher.utter_message(response="utter_ask_which_procedure")
             return [*context.slot_events(), SlotSet("last_topic", topic)]
         try:
             with backend.session_factory()() as session:
-                answer = answer_for(session, topic, known, tracker.latest_message.get("text") or "")
+                answer = answer_for(session, topic, known, message)
         except SQLAlchemyError as exc:
             logger.error("knowledge base unavailable: %s", type(exc).__name__)
             backend.reset()
             dispatcher.utter_message(response="utter_service_unavailable")
             return context.slot_events()
-        text, payload = render(answer)
-        question = follow_up_question(answer) if topic == "review_requirement" else None
-        if question:
-            text += "\n" + question
-        if tracker.get_latest_input_channel() in PAYLOAD_CHANNELS:
-            dispatcher.utter_message(text=text, json_message=payload)
-        else:
-            dispatcher.utter_message(text=text)
+        channel = tracker.get_latest_input_channel()
+        text, payload = render(answer, message, asker_of(channel, message), backend.fact_index(), context.new)
+        send(dispatcher, channel, text, payload, more=payload["shortened"])
         return [*context.slot_events(), SlotSet("last_topic", topic)]
+
+
+class ActionAnswerMore(Action):
+    """ "More": the whole answer of the last topic, with what is known now."""
+
+    def name(self) -> str:
+        return "action_answer_more"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        topic = tracker.get_slot("last_topic")
+        context = context_from(tracker)
+        known = dict(context.values, diagnosis_code=context.diagnoses)
+        if not topic or needs_subject(topic, known):
+            dispatcher.utter_message(response="utter_more_nothing")
+            return []
+        try:
+            with backend.session_factory()() as session:
+                answer = answer_for(session, topic, known, "")
+        except SQLAlchemyError as exc:
+            logger.error("knowledge base unavailable: %s", type(exc).__name__)
+            backend.reset()
+            dispatcher.utter_message(response="utter_service_unavailable")
+            return []
+        text, payload = render_full(answer)
+        send(dispatcher, tracker.get_latest_input_channel(), text, payload, more=False)
+        return []
+
+
+def send(dispatcher: CollectingDispatcher, channel: str | None, text: str, payload: dict, more: bool) -> None:
+    """One message: the text (markdown for the widget), the payload where the client renders it, and the "More"
+    quick reply when the reply left part of the topic out (the agent panel has its "Full answer" instead)."""
+    buttons = [MORE_BUTTON] if more and channel != "agent" else []
+    if channel in MARKDOWN_CHANNELS:
+        text = for_widget(text)
+    if channel in PAYLOAD_CHANNELS:
+        dispatcher.utter_message(text=text, buttons=buttons, json_message=payload)
+    else:
+        dispatcher.utter_message(text=text, buttons=buttons)

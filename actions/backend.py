@@ -14,6 +14,7 @@ from sqlalchemy.orm import sessionmaker
 from priorauth.config import Settings
 from priorauth.db import create_all, make_engine, make_session_factory
 from priorauth.kb.loader import load_kb
+from priorauth.selection import FactIndex, shared_index
 
 logger = logging.getLogger(__name__)
 _lock = threading.Lock()
@@ -32,6 +33,11 @@ def session_factory() -> sessionmaker:
                 _factory = make_session_factory(engine)
                 logger.info("knowledge base ready (%s)", engine.url.get_backend_name())
     return _factory
+
+
+def fact_index() -> FactIndex:
+    """The answer-selection index of the knowledge base's YAML, fitted once per process."""
+    return shared_index(str(Settings.from_env().kb_dir))
 
 
 def reset() -> None:

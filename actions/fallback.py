@@ -1,19 +1,29 @@
-"""Low NLU confidence: answer when the doubt is only between two questions, else ask to rephrase, then
-offer a person."""
+"""Low NLU confidence: answer when the doubt is only between two questions; else a second opinion ranks the
+knowledge base's facts across all topics and answers the topic that clearly wins; only a message that matches
+nothing is asked to rephrase, then offered a person."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import UserUtteranceReverted
+from rasa_sdk.events import FollowupAction, UserUtteranceReverted
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions import backend
 from priorauth.answering import INTENT_TOPICS
 
+logger = logging.getLogger(__name__)
 ANSWERABLE = set(INTENT_TOPICS) | {"inform"}
 # Below this, even a question intent is too unsure to answer.
 MIN_CONFIDENCE = 0.3
+TOPIC_INTENTS = {topic: intent for intent, topic in INTENT_TOPICS.items()}
+# Intents whose message is not a question about the knowledge base: the second opinion stays out.
+CHIT_CHAT = {"greet", "goodbye", "thank", "affirm", "deny", "bot_challenge", "help"}
+# ... when the classifier was this sure of it; a weaker "affirm" on a terse query is often a question.
+CHIT_CHAT_SURE = 0.8
+PROCEDURE_TOPICS = {"validity", "site_of_care", "notification_only", "exclusions", "effective_dates", "contact"}
 
 
 class ActionFallback(Action):
@@ -27,7 +37,19 @@ class ActionFallback(Action):
         if intent:
             from actions.answer import ActionAnswer
 
-            return await ActionAnswer().answer(dispatcher, tracker, domain, intent)
+            events = await ActionAnswer().answer(dispatcher, tracker, domain, intent)
+            return _then_listen(events)
+        return await self.second_opinion_or_rephrase(dispatcher, tracker, domain)
+
+    async def second_opinion_or_rephrase(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        intent = second_opinion(tracker)
+        if intent:
+            from actions.answer import ActionAnswer
+
+            events = await ActionAnswer().answer(dispatcher, tracker, domain, intent, second_opinion=False)
+            return _then_listen(events)
         return await self.ask_to_rephrase(dispatcher, tracker)
 
     async def ask_to_rephrase(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> list[dict[str, Any]]:
@@ -36,6 +58,14 @@ class ActionFallback(Action):
             return []
         dispatcher.utter_message(response="utter_ask_rephrase")
         return [UserUtteranceReverted()]
+
+
+def _then_listen(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """An answer given in the fallback ends the turn: without this, the policies, still unsure, would predict the
+    fallback again (Rasa's core fallback reverts the user's message instead, which an answer must not)."""
+    if any(e.get("event") == "rewind" for e in events):
+        return events
+    return [*events, FollowupAction("action_listen")]
 
 
 def answerable_intent(tracker: Tracker) -> str | None:
@@ -47,6 +77,31 @@ def answerable_intent(tracker: Tracker) -> str | None:
     if first in ANSWERABLE and second in ANSWERABLE and (first != "inform" or tracker.latest_message.get("entities")):
         return first
     return None
+
+
+def second_opinion(tracker: Tracker) -> str | None:
+    """The question intent of the topic whose facts clearly answer the message (`FactIndex.best_topic`), or None.
+
+    Chit-chat the classifier was sure of stays chit-chat; a message naming nothing the knowledge base knows and
+    matching no fact clearly is left to the fallback."""
+    message = tracker.latest_message.get("text") or ""
+    if not message or message.startswith("/"):
+        return None
+    ranking = tracker.latest_message.get("intent_ranking") or []
+    top = ranking[0] if ranking else tracker.latest_message.get("intent") or {}
+    if top.get("name") in CHIT_CHAT and top.get("confidence", 0) >= CHIT_CHAT_SURE:
+        return None
+    try:
+        topic = backend.fact_index().best_topic(message)
+    except Exception as exc:  # a broken index must not break the fallback
+        logger.error("answer selection unavailable: %s", type(exc).__name__)
+        return None
+    # A named procedure or code asks whether it needs review, unless the facts say it asks about one of the
+    # topics a procedure can have (how long its approval lasts, its site of care, ...).
+    named = {e.get("entity") for e in tracker.latest_message.get("entities") or []}
+    if named & {"procedure", "cpt_code"} and topic not in PROCEDURE_TOPICS:
+        return "ask_review_required"
+    return TOPIC_INTENTS.get(topic) if topic else None
 
 
 def _previous_bot_response(tracker: Tracker) -> str | None:

@@ -2,7 +2,9 @@
 baseline (BM25 over the source documents' paragraphs, best paragraph returned), both scored the same way.
 
 A question passes when its answer contains every required fact (one phrasing of each) and no wrong one,
-and, for questions the sources do not answer, says so. `python bench/quality.py --check` validates the set:
+for questions the sources do not answer says so, and keeps to its length budget (the question's `max_chars`,
+else the product rule: 900 characters for a provider, 400 for an agent's terse query). Figures come per topic,
+per asker and for multi-turn conversations. `python bench/quality.py --check` validates the set:
 every required fact occurs in a source document, and no question copies the training or test data.
 """
 
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import statistics
 import sys
 import time
 import unicodedata
@@ -24,6 +27,7 @@ from rank_bm25 import BM25Okapi
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import ROOT, Progress, ask, load_questions, log, reply_text, summarize_ms  # noqa: E402
+from priorauth.render import AGENT_BUDGET, HARD_LIMIT, asker_of  # noqa: E402
 
 SOURCES = ROOT / "data" / "sources"
 # Phrases by which an answer says the sources do not answer the question.
@@ -84,8 +88,19 @@ def alternatives(item) -> list[str]:
     return list(item) if isinstance(item, list) else [item]
 
 
+def asker(question: dict) -> str:
+    """Who asks: "agent" for a terse query (the renderer's rule, `priorauth.render.asker_of`), else "provider"."""
+    return question.get("asker") or asker_of("rest", question["q"])
+
+
+def budget(question: dict) -> int:
+    """The reply's length limit: the question's own `max_chars`, else the product rule for its asker."""
+    return question.get("max_chars") or (AGENT_BUDGET if asker(question) == "agent" else HARD_LIMIT)
+
+
 def score(answer: str, question: dict) -> dict:
-    """Which required facts are missing and which wrong ones are present; passed when neither."""
+    """Which required facts are missing and which wrong ones are present, and whether the reply keeps to its
+    length budget; passed when all hold."""
     text = normalize(answer)
     missing = [
         alternatives(m)[0] for m in question.get("must", []) if not any(normalize(a) in text for a in alternatives(m))
@@ -93,11 +108,14 @@ def score(answer: str, question: dict) -> dict:
     wrong = [w for w in question.get("must_not", []) if normalize(w) in text]
     declined = any(normalize(m) in text for m in DECLINE_MARKERS)
     no_decline = bool(question.get("declines")) and not declined
+    too_long = len(answer or "") > budget(question)
     return {
-        "passed": not missing and not wrong and not no_decline,
+        "passed": not missing and not wrong and not no_decline and not too_long,
         "missing": missing,
         "wrong": wrong,
         "missing_decline": no_decline,
+        "too_long": too_long,
+        "chars": len(answer or ""),
     }
 
 
@@ -268,6 +286,7 @@ def run(url: str, quick: bool = False, questions: list[dict] | None = None) -> t
                 "topic": q["topic"],
                 "q": q["q"],
                 "before": q.get("before", []),
+                "asker": asker(q),
                 "expected_intent": expected_intent,
                 "answered_as": _answered_as(replies),
                 "assistant": {"answer": answer, "error": error, **score(answer, q)},
@@ -278,6 +297,15 @@ def run(url: str, quick: bool = False, questions: list[dict] | None = None) -> t
     summary = summarize(details, latencies)
     summary["skipped_as_copied"] = sorted(copied)
     return summary, details
+
+
+def _char_figures(lengths: list[int]) -> dict:
+    ordered = sorted(lengths)
+    return {
+        "median": statistics.median(ordered) if ordered else 0,
+        "p90": ordered[int(0.9 * (len(ordered) - 1))] if ordered else 0,
+        "max": ordered[-1] if ordered else 0,
+    }
 
 
 def _answered_as(replies: list[dict]) -> str:
@@ -301,8 +329,22 @@ def summarize(details: list[dict], latencies: list[float]) -> dict:
         t["assistant"] += d["assistant"]["passed"]
         t["bm25"] += d["bm25"]["passed"]
     n = len(details)
+    groups: dict[str, list[dict]] = defaultdict(list)
+    for d in details:
+        groups["asker: " + d.get("asker", "provider")].append(d)
+        groups["multi-turn" if d.get("before") else "single turn"].append(d)
     return {
         "n_questions": n,
+        "by_asker_and_turns": {
+            name: {
+                "n": len(group),
+                "assistant": round(sum(d["assistant"]["passed"] for d in group) / len(group), 3),
+                "median_chars": statistics.median(d["assistant"]["chars"] for d in group),
+                "too_long": sum(d["assistant"]["too_long"] for d in group),
+            }
+            for name, group in sorted(groups.items())
+        },
+        "reply_chars": _char_figures([d["assistant"]["chars"] for d in details]),
         "assistant_accuracy": round(sum(d["assistant"]["passed"] for d in details) / n, 3),
         "bm25_accuracy": round(sum(d["bm25"]["passed"] for d in details) / n, 3),
         "assistant_passed": sum(d["assistant"]["passed"] for d in details),
@@ -322,6 +364,7 @@ def summarize(details: list[dict], latencies: list[float]) -> dict:
                 "missing": d["assistant"]["missing"],
                 "wrong": d["assistant"]["wrong"],
                 "missing_decline": d["assistant"]["missing_decline"],
+                "too_long": d["assistant"]["too_long"],
             }
             for d in details
             if not d["assistant"]["passed"]

@@ -1,18 +1,33 @@
 """Turns query-layer answers into the user's text and the side panel's structured payload, in one place.
 
-Texts that depend on data are built here from the templates below; fixed texts are `utter_*`
-responses in the Rasa domain.
+A reply is short: the direct answer first, then at most three facts that bear on the message (chosen by
+`priorauth.selection`), then one `Source:` line with the short title and file of each source shown. Length
+budgets are product rules held here: a provider reply aims under 600 characters and never exceeds 900; an agent's
+(the agent channel, or a terse query) stays under 400. The whole topic (`full_text`) stays one tap away and in
+the payload, which keeps every fact, scope and citation. Texts that depend on data are built here from the
+templates below; fixed texts are `utter_*` responses in the Rasa domain.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict
+import re
+from dataclasses import asdict, dataclass
 
 from priorauth.kb.results import Answer, ContactRoute, Fact, Status
+from priorauth.nlu.cues import contact_kind
+from priorauth.selection import FactIndex
 
+HOURS_CUE = re.compile(r"\b(hours?|open|close[sd]?|closing|time|when|weekends?|days?)\b", re.I)
+PROVIDER_BUDGET = 600
+HARD_LIMIT = 900
+AGENT_BUDGET = 400
+# A terse query (agent shorthand: "p2p window", "TKA auth validity") gets the agent's budget on any channel.
+TERSE_WORDS = 5
+SUPPORTING_FACTS = 3
+SOURCE_ROOM = 80  # a Source line with one source
 SHORT_TITLES = {
-    "000": "Anthem Blue Cross, Post service reviews using AIM (Nov 1, 2020)",
-    "001": "Anthem BCBS, Expansion of AIM Musculoskeletal Program (Aug 1, 2020)",
+    "000": "Anthem Blue Cross notice, Nov 2020",
+    "001": "Anthem BCBS notice, Aug 2020",
     "002": "AIM Musculoskeletal Program FAQ",
     "003": "AIM Rehabilitation Program",
     "004": "Anthem Maine Provider News, May 2020",
@@ -60,10 +75,70 @@ TOPIC_INTROS = {
     "program_services": "{program} — what AIM reviews:",
     "contact": "How to reach AIM:",
 }
+# Topics whose answer is a list of names: the short reply keeps the list, on one line.
+LIST_TOPICS = {"programs", "program_services"}
+LIST_MOST = 14
+# Topics whose title is part of the answer (the guideline updates' title carries their effective date).
+TITLED_TOPICS = {"guideline_changes"}
+# Topics that describe a process step by step: a question about its start gets the steps in order.
+SEQUENCE_TOPICS = {"registration", "review_process"}
+HOW_CUE = re.compile(r"\b(how (do|does|to|can|is)|what happens|steps?|process|walk me)\b", re.I)
+FOLLOW_UP_KINDS = {"setting", "line_of_business", "plan", "state"}
+SUBJECT_KINDS = {"procedure", "cpt_code", "program"}
+NEED_ORDER = ["diagnosis", "code", "plan", "line_of_business", "state", "date_of_service", "setting"]
+NEED_NAMES = {"diagnosis": "diagnosis code", "code": "CPT code", "line_of_business": "line of business"}
+ID_CARD_ROUTE = "For a particular member, call the number on the back of the member's ID card."
 
 
-def render(answer: Answer) -> tuple[str, dict]:
-    """The user's text and the structured payload of one answer."""
+@dataclass(frozen=True)
+class Shown:
+    """One line of a short reply and the records it came from (for its Source line)."""
+
+    text: str
+    items: tuple = ()
+    core: bool = False  # part of the direct answer: kept whatever the soft budget
+
+
+def asker_of(channel: str | None, message: str) -> str:
+    """The asker a reply is sized for: "agent" on the agent channel or for a terse query, else "provider"."""
+    if channel == "agent" or len(re.findall(r"[A-Za-z0-9#]+", message or "")) <= TERSE_WORDS:
+        return "agent"
+    return "provider"
+
+
+def budget_of(asker: str) -> int:
+    return AGENT_BUDGET if asker == "agent" else PROVIDER_BUDGET
+
+
+def render(
+    answer: Answer,
+    message: str = "",
+    asker: str = "provider",
+    index: FactIndex | None = None,
+    named: frozenset[str] | set[str] = frozenset(),
+) -> tuple[str, dict]:
+    """The short reply to ``message`` and the complete payload (which carries the full answer as `full_text`).
+
+    ``named``: the kinds of entity the message itself named (a follow-up that names only a setting or a line of
+    business asks what that changes, and is answered with it first)."""
+    full = render_full_text(answer)
+    shown = _short_lines(answer, message, index, set(named), budget_of(asker))
+    text = _fit(shown, lambda kept: source_line(answer, [i for s in kept for i in s.items]), budget_of(asker))
+    data = payload(answer)
+    data["full_text"] = full
+    data["shortened"] = _plain(full) != _plain(text)
+    return text, data
+
+
+def render_full(answer: Answer) -> tuple[str, dict]:
+    """The whole topic: every fact, case and contact of the answer (the "More" / "Full answer" view)."""
+    data = payload(answer)
+    data["full_text"] = text = render_full_text(answer)
+    data["shortened"] = False
+    return text, data
+
+
+def render_full_text(answer: Answer) -> str:
     if answer.topic == "review_requirement":
         lines = _review_lines(answer)
     elif answer.topic == "contact":
@@ -72,17 +147,284 @@ def render(answer: Answer) -> tuple[str, dict]:
         lines = _topic_lines(answer)
     text = "\n".join(line for line in lines if line is not None)
     source = source_line(answer)
-    if source:
-        # One newline: Rasa splits a text at a blank line into separate messages, parting text and payload.
-        text += "\n" + source
-    return text, payload(answer)
+    # One newline: Rasa splits a text at a blank line into separate messages, parting text and payload.
+    return text + ("\n" + source if source else "")
 
 
-def source_line(answer: Answer) -> str:
-    ids = answer.source_ids
-    return "Source: " + "; ".join(f"{i} {SHORT_TITLES.get(i, '')}".strip() for i in ids) if ids else ""
+def for_widget(text: str) -> str:
+    """Markdown for the web widget: each line its own line (a hard break, not a blank line, which Rasa would split
+    into two messages) and no list markers, so the Source line never runs on into the last item."""
+    lines = [re.sub(r"^\s*- ", "• ", line) for line in text.split("\n")]
+    return "  \n".join(line.rstrip() for line in lines)
 
 
+def source_line(answer: Answer, items=None) -> str:
+    """`Source: <short title> (<file>)` for each source of ``items`` (facts or contacts; default: the answer's)."""
+    if items is None:
+        cites = [c for item in [*answer.facts, *answer.contacts] for c in item.citations]
+    else:
+        # A short reply names each shown item's first (primary) source; the payload keeps every citation.
+        cites = [item.citations[0] for item in items if item.citations] or answer.citations[:1]
+    files: dict[str, str] = {}
+    for c in sorted(cites, key=lambda c: c.source_id):
+        files.setdefault(c.source_id, f"{SHORT_TITLES.get(c.source_id, c.title)} ({c.file})")
+    return "Source: " + "; ".join(files.values()) if files else ""
+
+
+def _plain(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _fit(shown: list[Shown], source_of, budget: int) -> str:
+    """Drop supporting lines, last first, until the reply fits its budget; the direct answer (the first line and
+    lines marked core) stays unless the reply passes the hard limit, where the answer is cut at a sentence end.
+    The Source line names the sources of the lines kept."""
+    lines = [s for s in shown if s.text]
+    if lines:
+        lines[0] = Shown(lines[0].text, lines[0].items, core=True)
+
+    def joined(parts):
+        texts = [s.text for s in parts]
+        source = source_of(parts)
+        return "\n".join([*texts, source] if source else texts)
+
+    for i in range(len(lines) - 1, 0, -1):
+        if len(joined(lines)) <= budget:
+            break
+        if not lines[i].core:
+            del lines[i]
+    while len(lines) > 1 and len(joined(lines)) > HARD_LIMIT:
+        lines.pop()
+    if len(joined(lines)) > HARD_LIMIT and lines:
+        room = HARD_LIMIT - len(source_of(lines[:1])) - 2
+        head = lines[0].text[:room]
+        cut = max(head.rfind(". "), head.rfind("; "))
+        lines = [Shown(head[: cut + 1] if cut > 0 else head.rstrip() + "…", lines[0].items)]
+    return joined(lines)
+
+
+# ---------------------------------------------------------------------- short replies
+def _short_lines(
+    answer: Answer, message: str, index: FactIndex | None, named: set[str], budget: int = PROVIDER_BUDGET
+) -> list[Shown]:
+    if answer.topic == "review_requirement":
+        return _short_review(answer, message, index, named)
+    if answer.topic == "contact":
+        return _short_contact(answer, message, index)
+    if answer.topic in LIST_TOPICS:
+        return _short_list(answer)
+    return _short_topic(answer, message, index, budget)
+
+
+def _chosen(message: str, texts: list[str], index: FactIndex | None, keep: int, background=()) -> list[int]:
+    """The texts that bear on the message, best first; none when the ranking finds no bearing."""
+    if index is None or not message or not texts:
+        return []
+    return index.select(message, texts, keep=keep, background=background)
+
+
+def _short_review(answer: Answer, message: str, index: FactIndex | None, named: set[str] = frozenset()) -> list[Shown]:
+    if answer.status is Status.UNKNOWN:
+        first = answer.facts[0] if answer.facts else None
+        lines = [Shown(first.text if first else HEADLINES[Status.UNKNOWN], (first,) if first else ())]
+        if "ID card" not in (first.text if first else ""):
+            lines.append(Shown(ID_CARD_ROUTE, _id_card(answer)))
+        return lines
+    reasons = [f for f in answer.facts if f.kind == "reason"]
+    listing = reasons[:1] if answer.procedure or answer.program else []
+    head_text = _review_headline(answer)
+    # What decided the headline: the rules the known setting or diagnosis met, and the line of business's scope
+    # when it is known or excludes the member.
+    # The decision applies general rules first and refines them (the setting's inclusion, then its site-of-care
+    # consequence): the most specific reason comes first unless the message points at another.
+    decisive = [f for f in reasons if f not in listing][::-1]
+    if answer.data.get("line_of_business") or answer.status is Status.OUTSIDE_PROGRAM:
+        decisive += [f for f in answer.facts if f.kind == "scope"]
+    # A program that starts on a date: the date is part of "does it need review?" until a date of service is known.
+    decisive += [f for f in answer.facts if f.kind == "date"][:1]
+    if len(decisive) > 1:
+        order = _chosen(message, [f.text for f in decisive], index, keep=2, background=[head_text])
+        decisive = [decisive[i] for i in order] + [f for i, f in enumerate(decisive) if i not in order]
+    head = Shown(head_text, tuple(listing))
+    lines = [head, *(Shown(f"{f.text}{_scope_suffix(f)}", (f,), core=i == 0) for i, f in enumerate(decisive[:2]))]
+    if decisive and named & FOLLOW_UP_KINDS and not named & SUBJECT_KINDS and answer.status is Status.REVIEW_REQUIRED:
+        # "What if we do it at the ASC?": what the new setting (or line of business) changes comes first; the
+        # procedure's own review still applies.
+        lines = [lines[1], Shown(_still_needs(answer), tuple(listing)), *lines[2:]]
+    cases = [Shown(_upper_first(_case_text(c)), _rule_facts(answer, c)) for c in _cases_in_order(answer)]
+    if answer.status is Status.CONDITIONAL:
+        lines += cases[:SUPPORTING_FACTS]
+        question = follow_up_question(answer)
+        if question:
+            lines.append(Shown(question))
+    else:
+        shown = {f for s in lines for f in s.items}
+        pool = [
+            Shown(f"{f.text}{_scope_suffix(f)}", (f,))
+            for f in answer.facts
+            if f.kind != "route" and f not in listing and f not in shown
+        ] + cases
+        lines += [pool[i] for i in _chosen(message, [s.text for s in pool], index, keep=2, background=[head_text])]
+    if answer.status in (Status.NOT_REQUIRED, Status.OUTSIDE_PROGRAM):
+        lines.append(Shown(ID_CARD_ROUTE, _id_card(answer)))
+    else:
+        lines.append(Shown(_review_route(answer, message)))
+    return lines
+
+
+def _upper_first(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def _needs_in_order(answer: Answer) -> list[str]:
+    return sorted(answer.info_needed, key=lambda n: NEED_ORDER.index(n) if n in NEED_ORDER else len(NEED_ORDER))
+
+
+def _cases_in_order(answer: Answer) -> list[dict]:
+    """The cases of what decides the status first (a diagnosis or code), the setting's after."""
+    needs = _needs_in_order(answer)
+
+    def rank(case: dict) -> int:
+        keys = [k for k in case.get("when", {})]
+        return min((needs.index(k) for k in keys if k in needs), default=len(needs))
+
+    return sorted(answer.cases, key=rank)
+
+
+def _still_needs(answer: Answer) -> str:
+    return (
+        f"{_upper_first(_subject(answer))} itself still needs AIM pre-service review ({answer.program_name or 'AIM'})."
+    )
+
+
+def _review_headline(answer: Answer) -> str:
+    program = answer.program_name or "AIM"
+    subject = _subject(answer)
+    if answer.status is Status.CONDITIONAL and answer.info_needed:
+        first = _needs_in_order(answer)[0]
+        need = NEED_NAMES.get(first, first.replace("_", " "))
+        return f"It depends on the {need}: {subject} ({program})."
+    return HEADLINES[answer.status].format(subject=subject, program=program)
+
+
+def _rule_facts(answer: Answer, case: dict) -> tuple:
+    text = case.get("text")
+    return tuple(f for f in answer.facts if text and f.text == text)
+
+
+def _review_route(answer: Answer, message: str) -> str:
+    phones = [c for c in answer.contacts if c.kind == "phone"]
+    if contact_kind(message) == "phone" and len(phones) == 1:
+        return f"Request it on the AIM ProviderPortal or Availity, or call {_phone_text(phones[0])}."
+    return (
+        "Request it through the AIM ProviderPortal (providerportal.com) or Availity; the member's plan can confirm "
+        "at the number on the back of the member's ID card."
+    )
+
+
+def _id_card(answer: Answer) -> tuple:
+    return tuple(c for c in answer.contacts if c.kind == "id_card")[:1]
+
+
+def _short_contact(answer: Answer, message: str, index: FactIndex | None) -> list[Shown]:
+    kind = answer.data.get("kind")
+    portals = [r for r in answer.contacts if r.kind == "portal"]
+    phones = [r for r in answer.contacts if r.kind == "phone"]
+    emails = [r for r in answer.contacts if r.kind == "email"]
+    id_card = [r for r in answer.contacts if r.kind == "id_card"]
+    lines: list[Shown] = []
+    if portals:
+        online = " or ".join(
+            f"{r.name} ({r.value}" + (f", {r.availability.split(';')[0]}" if r.availability else "") + ")"
+            for r in portals
+        )
+        lines.append(Shown(f"Online: {online}.", tuple(portals), core=kind == "portal"))
+    if len(phones) > 1:
+        # The number depends on the plan: each one with its plan, on a line each, then the question.
+        lines.append(Shown("By phone, the AIM number depends on the member's plan:", core=True))
+        lines += [Shown(_phone_short(p, asks_hours(message)), (p,), core=True) for p in phones]
+        lines.append(Shown(INFO_QUESTIONS["plan"]))
+    else:
+        lines += [Shown(f"Phone: {_phone_short(p)}.", (p,), core=True) for p in phones]
+    lines += [Shown(_route_text(r), (r,), core=True) for r in emails]
+    lines += [Shown(f.text, (f,)) for f in answer.facts]
+    if id_card and kind is None:
+        lines.append(Shown(ID_CARD_ROUTE, tuple(id_card)))
+    if kind == "phone" and lines and not lines[0].core:
+        lines.append(lines.pop(0))  # the number first when the number was asked
+    return lines or [Shown(HEADLINES[Status.UNKNOWN])]
+
+
+def _phone_short(route: ContactRoute, with_hours: bool = True) -> str:
+    hours = f"{route.days}, {route.hours}" + (f" {route.time_zone}" if route.time_zone else "")
+    return f"{route.scope.plan_name or route.name}: {route.value}" + (f" ({hours})" if with_hours else "")
+
+
+def asks_hours(message: str) -> bool:
+    return bool(HOURS_CUE.search(message or ""))
+
+
+def _route_text(route: ContactRoute) -> str:
+    if route.kind == "phone":
+        return f"AIM phone: {_phone_text(route)}."
+    if route.kind == "portal":
+        extra = f" ({route.availability})" if route.availability else ""
+        return f"{route.name}: {route.value}{extra}."
+    if route.kind == "email":
+        return f"E-mail {route.value} ({route.note or route.name}; {route.scope.label()})."
+    return f"{route.name}." if route.name else f"{route.value}."
+
+
+def _short_list(answer: Answer) -> list[Shown]:
+    programs = [f for f in answer.facts if f.kind == "program" and f.text != answer.program_name]
+    procedures = [f for f in answer.facts if f.kind == "procedure"]
+    # A long list (a whole program with its sub-programs) names the sub-programs; "More" lists every procedure.
+    names = [f.text for f in (procedures if procedures and len(procedures) <= LIST_MOST else programs or procedures)]
+    if answer.topic == "programs":
+        head = "AIM reviews these services: " + "; ".join(names) + "."
+    else:
+        head = f"{answer.program_name or 'The program'} — AIM reviews: " + "; ".join(names) + "."
+    caveats = [f for f in answer.facts if f.kind == "caveat"]
+    return [Shown(head, tuple(answer.facts[:1]))] + [Shown(f.text, (f,)) for f in caveats[:1]]
+
+
+def _short_topic(answer: Answer, message: str, index: FactIndex | None, budget: int = PROVIDER_BUDGET) -> list[Shown]:
+    if answer.status is Status.UNKNOWN and not answer.facts:
+        return [Shown(HEADLINES[Status.UNKNOWN]), Shown(ID_CARD_ROUTE)]
+    pool = [Shown(f"{f.text}{_scope_suffix(f)}", (f,)) for f in answer.facts]
+    for est in answer.data.get("estimates", []):
+        pool.append(Shown(_estimate_text(est)))
+    picked = _chosen(message, [s.text for s in pool], index, keep=SUPPORTING_FACTS)
+    if not picked:
+        picked = list(range(min(len(pool), 2)))
+    if answer.topic in SEQUENCE_TOPICS and picked[0] <= 1 and HOW_CUE.search(message or ""):
+        # The question is about the start of a process: the steps in their order are the answer.
+        picked = list(range(len(pool)))
+    elif sum(len(p.text) + 1 for p in pool) + SOURCE_ROOM <= budget:
+        # A small topic that fits the budget whole: the best fact first, then the rest in their order.
+        picked = [picked[0], *(i for i in range(len(pool)) if i != picked[0])]
+    lines = [pool[i] for i in picked]
+    if answer.topic == "validity" and answer.procedure_name and lines:
+        lines[0] = Shown(f"{answer.procedure_name}: {lines[0].text}", lines[0].items)
+    if answer.topic == "validity":
+        # The estimate and the caveat that the notification's date governs travel together.
+        lines += [s for s in pool if s.text.startswith("Approved on") and s not in lines]
+    if answer.topic in TITLED_TOPICS and answer.data.get("title") and lines:
+        lines[0] = Shown(f"{answer.data['title']}: {lines[0].text}", lines[0].items)
+    if answer.status is Status.UNKNOWN:
+        lines.insert(0, Shown(HEADLINES[Status.UNKNOWN]))
+    return lines
+
+
+def _estimate_text(est: dict) -> str:
+    unit = est["unit"].replace("_", " ")
+    return (
+        f"Approved on {est['approval_date']}: about {est['days']} {unit} means through {est['last_day']} "
+        "(an estimate; the approval notification's date governs)."
+    )
+
+
+# ---------------------------------------------------------------------- full replies (the "More" view)
 def _subject(answer: Answer) -> str:
     code = answer.data.get("code", {}).get("code")
     if answer.procedure_name and code:
@@ -109,10 +451,15 @@ def _case_text(case: dict) -> str:
             return f"in an {where}: an additional site-of-care review applies."
         return f"in an {where} setting: {case['status'].replace('_', ' ')}."
     if "diagnosis" in when:
-        return f"with diagnosis {', '.join(when['diagnosis'])} (post-procedural pain): notification only."
+        return f"with diagnosis {_or_list(when['diagnosis'])} (post-procedural pain): notification only."
     if "code" in when:
         return f"billed as CPT {' or '.join(when['code'])}: notification only."
     return str(case)
+
+
+def _or_list(items) -> str:
+    items = list(items)
+    return ", ".join(items[:-1]) + " or " + items[-1] if len(items) > 1 else "".join(items)
 
 
 def _route_lines(answer: Answer) -> list[str]:
@@ -178,11 +525,7 @@ def _topic_lines(answer: Answer) -> list[str]:
         lines[0] = f"How long an approval lasts ({answer.procedure_name}, {answer.program_name}):"
     lines += [f"- {f.text}{_scope_suffix(f)}" for f in answer.facts]
     for est in answer.data.get("estimates", []):
-        unit = est["unit"].replace("_", " ")
-        lines.append(
-            f"- Approved on {est['approval_date']}: about {est['days']} {unit} means through "
-            f"{est['last_day']} (an estimate; the approval notification's date governs)."
-        )
+        lines.append(f"- {_estimate_text(est)}")
     if answer.status is Status.UNKNOWN:
         lines.insert(0, HEADLINES[Status.UNKNOWN])
     return lines

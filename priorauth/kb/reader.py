@@ -36,12 +36,12 @@ SCHEMA: dict[str, tuple[set[str], set[str], str | None]] = {
     "states": ({"id", "name"}, set(), "id"),
     "rules": (
         {"id", "kind", "programs", "plan", "text", "cite"},
-        {"settings", "codes", "diagnoses", "conditions", "effective_from", "requests_accepted_from"},
+        {"settings", "codes", "diagnoses", "conditions", "effective_from", "requests_accepted_from", "answers"},
         "id",
     ),
     "rehab_schedule": (
         {"id", "line_of_business", "states", "text", "cite"},
-        {"except_states", "not_required_until", "starts"},
+        {"except_states", "not_required_until", "starts", "answers"},
         "id",
     ),
     "contacts": (
@@ -49,9 +49,11 @@ SCHEMA: dict[str, tuple[set[str], set[str], str | None]] = {
         {"availability", "days", "hours", "time_zone", "time_zone_note", "region", "note"},
         "id",
     ),
-    "validity": ({"id", "programs", "days", "unit", "text", "cite"}, set(), "id"),
-    "validity_caveats": ({"text", "cite"}, set(), None),
+    "validity": ({"id", "programs", "days", "unit", "text", "cite"}, {"answers"}, "id"),
+    "validity_caveats": ({"text", "cite"}, {"answers"}, None),
     "topics": ({"id", "title", "plan", "programs", "facts"}, set(), "id"),
+    # Provider shorthand ("p2p", "recon", "SOC") and what it means: vocabulary for ranking facts, not a fact.
+    "shorthand": ({"term", "means"}, set(), "term"),
 }
 TOP_LEVEL_SCALARS = {"code_provenance"}
 RULE_KINDS = {"exclusion", "inclusion", "notification_only", "site_of_care", "effective_date"}
@@ -184,8 +186,10 @@ def _check_record(file: str, section: str, record: Any, problems: list[str]) -> 
             problems.append(f"{here}: '{key}' must be a date YYYY-MM-DD, got {record[key]!r}")
     if section == "topics":
         for fact in record.get("facts") or []:
-            if not isinstance(fact, dict) or set(fact) - {"__line__"} != {"text", "cite"}:
-                problems.append(f"{here}: each fact needs exactly 'text' and 'cite'")
+            # `answers`: questions the fact answers, in the askers' words (for ranking facts, never shown).
+            keys = set(fact) - {"__line__"} if isinstance(fact, dict) else set()
+            if not {"text", "cite"} <= keys <= {"text", "cite", "answers"}:
+                problems.append(f"{here}: each fact needs 'text' and 'cite' (and may have 'answers')")
 
 
 def _check_references(data: KBData, problems: list[str]) -> None:

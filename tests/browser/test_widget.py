@@ -50,7 +50,7 @@ def test_a_question_gets_its_answer_after_a_typing_indicator(page):
     expect(page.locator(".rw-typing-indication")).to_be_visible(timeout=ANSWER_TIMEOUT)
     answer = widget.response("10 business days").last
     expect(answer).to_be_visible(timeout=ANSWER_TIMEOUT)
-    expect(answer).to_contain_text("Source: 002")
+    expect(answer).to_contain_text("Source: AIM Musculoskeletal Program FAQ (002_7692799ea26ffc45.txt)")
     expect(page.locator(".rw-typing-indication")).to_have_count(0)
     screenshot(page, "widget-answer")
 
@@ -157,3 +157,16 @@ def test_markup_in_bot_and_user_messages_renders_as_text(browser, web):
         assert not unexpected_errors(page), page.errors
     finally:
         context.close()
+
+
+def test_the_source_is_on_its_own_line_and_more_shows_the_whole_answer(page):
+    widget = Widget(page).open().wait_for_greeting()
+    answer = widget.ask("what happens once our office sends in a review request?", "Source:").last
+    # Its own line, not run on into the last fact (markdown hard break; no list for it to continue).
+    lines = [line.strip() for line in answer.inner_text().split("\n") if line.strip()]
+    assert lines[-1].startswith("Source: AIM Musculoskeletal Program FAQ"), lines
+    assert len(lines) >= 2 and not lines[-2].endswith("Source:")
+    screenshot(page, "widget-source-line")
+    page.locator(".rw-reply", has_text="More").last.click()
+    expect(widget.response("registered nurse (RN)").last).to_be_visible(timeout=ANSWER_TIMEOUT)
+    screenshot(page, "widget-more")

@@ -18,7 +18,7 @@ def test_greets_with_the_typical_questions(assistant):
 def test_pain_management_approval_is_ten_business_days(assistant):
     text, payload = assistant.payload(sender(), "how long is a pain management approval valid?")
     assert "10 business days" in text and "Unless otherwise required by state law" in text
-    assert "Source: 002" in text
+    assert "\nSource: AIM Musculoskeletal Program FAQ (002_7692799ea26ffc45.txt)" in text
     assert payload["topic"] == "validity" and payload["sources"] == ["002"]
 
 
@@ -31,11 +31,13 @@ def test_how_to_reach_aim_gives_every_route_with_its_scope(assistant):
     text, payload = assistant.payload(sender(), "how do I reach AIM?")
     assert "providerportal.com" in text and "24 hours a day, 7 days a week" in text
     assert "Availity" in text
-    assert "1-877-291-0360, Monday–Friday, 7:00 a.m.–5:00 p.m. PT — for Anthem Blue Cross" in text
+    # Each number with its plan (a terse question: the hours are in the full answer).
+    assert "Anthem Blue Cross: 1-877-291-0360" in text and "depends on the member's plan" in text
     assert "866-714-1107" in text and "Anthem Maine" in text
-    assert "Source:" in text
+    assert "\nSource:" in text
     scopes = {c["value"]: c["scope"]["plan"] for c in payload["contacts"] if c["kind"] == "phone"}
     assert scopes["1-877-291-0360"] == "anthem_blue_cross"
+    assert "1-877-291-0360, Monday–Friday, 7:00 a.m.–5:00 p.m. PT — for Anthem Blue Cross" in payload["full_text"]
 
 
 def test_says_it_does_not_know_outside_its_sources(assistant):

@@ -60,7 +60,7 @@ def test_validity_of_pain_management_from_the_knowledge_base():
     )
     assert "10 business days" in messages[0]["text"]
     assert "unless otherwise required by state law" in messages[0]["text"].lower()
-    assert "Source: 002" in messages[0]["text"]
+    assert "\nSource: AIM Musculoskeletal Program FAQ (002_7692799ea26ffc45.txt)" in messages[0]["text"]
     assert messages[0]["custom"]["sources"] == ["002"]
     assert slots["last_topic"] == "validity"
 
@@ -102,9 +102,14 @@ def test_review_question_without_a_procedure_asks_for_one():
 def test_the_widget_gets_text_only_and_the_rest_channel_the_payload_too():
     rest, _ = run(ActionAnswer(), tracker("ask_contact", "phone?", channel="rest"))
     assert rest[0]["custom"]["topic"] == "contact"
-    messages, _ = run(ActionAnswer(), tracker("ask_contact", "what is the phone number?", channel="socketio"))
+    messages, _ = run(
+        ActionAnswer(), tracker("ask_contact", "what are the phone numbers and hours?", channel="socketio")
+    )
     assert not messages[0].get("custom")
     assert "1-877-291-0360" in messages[0]["text"] and "PT" in messages[0]["text"]
+    # Markdown for the widget: a hard line break before the Source line, no blank line, no list marker.
+    assert "  \nSource: " in messages[0]["text"] and "\n\n" not in messages[0]["text"]
+    assert "\n- " not in messages[0]["text"]
 
 
 def test_a_database_failure_gives_a_clear_reply(monkeypatch):
@@ -160,4 +165,43 @@ def test_doubt_between_a_question_and_chit_chat_asks_to_rephrase():
 
 def test_an_answer_has_no_blank_line_so_rasa_keeps_it_one_message_with_its_payload():
     messages, _ = run(ActionAnswer(), tracker("ask_peer_to_peer", "p2p window"))
-    assert "\n\n" not in messages[0]["text"] and "Source: 002" in messages[0]["text"]
+    assert "\n\n" not in messages[0]["text"]
+    assert "\nSource: AIM Musculoskeletal Program FAQ (002_" in messages[0]["text"]
+
+
+def test_a_short_answer_offers_more_and_more_gives_the_whole_topic():
+    messages, _ = run(ActionAnswer(), tracker("ask_review_process", "can a nurse deny the request?"))
+    short = messages[0]
+    assert short["buttons"] == [{"title": "More", "payload": "/ask_more"}]
+    assert short["text"].startswith("If the physician reviewer cannot approve the case")
+    assert len(short["text"]) < len(short["custom"]["full_text"])
+    from actions.answer import ActionAnswerMore
+
+    more, _ = run(ActionAnswerMore(), tracker("ask_more", "/ask_more", slots={"last_topic": "review_process"}))
+    assert more[0]["text"] == short["custom"]["full_text"] and not more[0]["buttons"]
+    assert "registered nurse (RN)" in more[0]["text"] and "order number" in more[0]["text"]
+
+
+def test_more_with_nothing_asked_yet_says_so():
+    from actions.answer import ActionAnswerMore
+
+    messages, _ = run(ActionAnswerMore(), tracker("ask_more", "/ask_more"))
+    assert messages[0]["response"] == "utter_more_nothing"
+
+
+def test_an_unsure_classifier_gets_an_answer_from_the_facts_and_the_turn_ends():
+    t = tracker("nlu_fallback", "privileges at a surgery center — grace period?")
+    t.latest_message["intent_ranking"] = [
+        {"name": "nlu_fallback", "confidence": 0.4},
+        {"name": "affirm", "confidence": 0.3},
+        {"name": "ask_validity", "confidence": 0.1},
+    ]
+    messages, events = run_events(ActionFallback(), t)
+    assert "grace period" in messages[0]["text"]
+    assert events[-1] == {"event": "followup", "timestamp": None, "name": "action_listen"}
+
+
+def run_events(action, t):
+    dispatcher = CollectingDispatcher()
+    events = asyncio.run(action.run(dispatcher, t, {}))
+    return dispatcher.messages, events

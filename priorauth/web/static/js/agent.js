@@ -200,12 +200,16 @@
       var needs = answer.info_needed.map(function (n) { return NEED_LABELS[n] || humanize(n).toLowerCase(); });
       children.push(el("p", { className: "needs", text: "To be sure, ask the caller: " + needs.join(", ") + "." }));
     }
+    // The short reply is the card's text; "Full answer" holds the whole topic (the payload's full_text).
+    var full = answer.full_text || text || "";
+    var rest = lines.slice(1).join("\n");
+    if (rest) children.splice(1, 0, el("p", { className: "short-answer", text: rest }));
     children.push(el("footer", {}, [
       el("span", { text: "Sources: " + (answer.sources || []).join(", ") + " " }),
-      el("details", {}, [
+      el("details", { className: "full-answer" }, [
         el("summary", { text: "Full answer" }),
-        el("pre", { text: text || "" }),
-        copyButton(function () { return text || ""; }, "Copy answer"),
+        el("pre", { text: full }),
+        copyButton(function () { return full; }, "Copy answer"),
       ]),
     ]));
     return el("article", { className: "card", "data-topic": answer.topic || "" }, children);

@@ -1,0 +1,135 @@
+"""The short reply's shape over the real knowledge base (in-memory SQLite): direct answer first, the facts that
+bear on the message, one Source line, the length budgets; the full answer and every fact kept in the payload."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from priorauth.answering import answer_for
+from priorauth.db import make_engine, make_session_factory
+from priorauth.kb.loader import load_kb
+from priorauth.render import (
+    AGENT_BUDGET,
+    HARD_LIMIT,
+    PROVIDER_BUDGET,
+    asker_of,
+    for_widget,
+    render,
+    render_full,
+)
+from priorauth.selection import shared_index
+from tests.conftest import KB_DIR, SOURCES_DIR
+
+SOURCE_LINE = re.compile(r"^Source: [^\n]+ \(00\d_[0-9a-f]{16}\.txt\)(; [^\n]+ \(00\d_[0-9a-f]{16}\.txt\))*$")
+
+
+@pytest.fixture(scope="module")
+def session():
+    engine = make_engine("sqlite://")
+    load_kb(engine, KB_DIR, SOURCES_DIR)
+    with make_session_factory(engine)() as s:
+        yield s
+
+
+def reply(session, topic, message, known=None, channel="rest", named=()):
+    answer = answer_for(session, topic, known or {}, message)
+    return render(answer, message, asker_of(channel, message), shared_index(str(KB_DIR)), set(named))
+
+
+# (topic, known, message, what the first line must say, what must not be there)
+CASES = [
+    (
+        "review_process",
+        {},
+        "who has the authority to deny one of our requests",
+        "physician reviewer issues a denial",
+        "Tax ID",
+    ),
+    (
+        "site_of_care",
+        {},
+        "booked at a freestanding surgery center, any extra facility review?",
+        "no additional",
+        "grace",
+    ),
+    ("registration", {}, "what information will I need to register", "e-mail address", "denial"),
+    ("reconsideration", {}, "what is the deadline to ask for a reconsideration", "within 10 days", "Step"),
+    (
+        "validity",
+        {"procedure": "laminectomy"},
+        "how long will the laminectomy approval last",
+        "60 calendar days",
+        "10 business",
+    ),
+    ("contact", {"plan": "anthem_maine"}, "Maine AIM number", "866-714-1107", "877-291-0360"),
+    (
+        "review_requirement",
+        {"procedure": "total_shoulder_arthroplasty"},
+        "shoulder replacement precert?",
+        "Yes:",
+        "No:",
+    ),
+    ("review_requirement", {"cpt_code": "62322"}, "62322 PA?", "It depends on the diagnosis code", "Yes:"),
+    (
+        "review_requirement",
+        {"procedure": "discectomy", "setting": "emergency"},
+        "discectomy done through the ER",
+        "No:",
+        "Yes:",
+    ),
+]
+
+
+@pytest.mark.parametrize(("topic", "known", "message", "first", "absent"), CASES, ids=[c[2][:30] for c in CASES])
+def test_the_first_line_answers_and_another_subject_stays_out(session, topic, known, message, first, absent):
+    text, payload = reply(session, topic, message, known)
+    lines = text.split("\n")
+    assert first in lines[0], text
+    assert absent not in text, text
+    assert SOURCE_LINE.match(lines[-1]) and text.count("Source:") == 1, text
+    limit = AGENT_BUDGET if asker_of("rest", message) == "agent" else PROVIDER_BUDGET
+    assert len(text) <= limit, (len(text), text)
+    assert len(payload["full_text"]) >= len(text) - len(lines[-1]) and (payload["facts"] or payload["contacts"])
+
+
+def test_a_follow_up_naming_only_a_setting_leads_with_what_it_changes(session):
+    known = {"procedure": "knee_arthroscopy", "setting": "ambulatory_surgery_center"}
+    text, _ = reply(session, "review_requirement", "what if it is done at a surgery center", known, named={"setting"})
+    first, second = text.split("\n")[:2]
+    assert "no additional site-of-care review" in first and not first.startswith("Yes")
+    assert "still needs AIM pre-service review" in second
+
+
+def test_every_topic_keeps_to_the_hard_limit_and_the_payload_keeps_every_fact(session):
+    for topic, known in [
+        ("review_requirement", {"procedure": "total_knee_replacement"}),
+        ("program_services", {"program": "musculoskeletal"}),
+        ("program_services", {}),
+        ("guideline_changes", {}),
+        ("contact", {}),
+        ("rehabilitation", {}),
+        ("effective_dates", {}),
+        ("exclusions", {}),
+        ("lines_of_business", {}),
+    ]:
+        answer = answer_for(session, topic, known, "")
+        text, payload = render(answer, "tell me about it", "provider", shared_index(str(KB_DIR)))
+        assert len(text) <= HARD_LIMIT, (topic, len(text))
+        assert len(payload["facts"]) == len(answer.facts)
+        full, full_payload = render_full(answer)
+        assert full == payload["full_text"] and not full_payload["shortened"]
+
+
+def test_a_terse_query_is_an_agents(session):
+    assert asker_of("rest", "p2p window") == "agent"
+    assert asker_of("agent", "how long is a total knee replacement approval valid for") == "agent"
+    assert asker_of("socketio", "how long is a total knee replacement approval valid for") == "provider"
+
+
+def test_the_widget_gets_hard_line_breaks_and_no_list_to_run_the_source_into(session):
+    text, payload = reply(session, "validity", "how long", {})
+    widget = for_widget(payload["full_text"])
+    assert "\n\n" not in widget and "\n- " not in widget and "  \nSource: " in widget
+    assert "• " in widget
