@@ -99,6 +99,7 @@ def answer_for(session: Session, topic: str, known: dict, text: str = "") -> Ans
             program=known.get("program"),
             diagnoses=known.get("diagnosis_code") or [],
             setting=known.get("setting"),
+            presentation=known.get("presentation"),
             line_of_business=known.get("line_of_business"),
             plan=known.get("plan"),
             state=known.get("state"),
@@ -123,7 +124,9 @@ def answer_for(session: Session, topic: str, known: dict, text: str = "") -> Ans
     if topic == "program_services":
         return q.program_services(session, _program_of(session, known))
     if topic == "exclusions":
-        return q.exclusions(session, program=_program_of(session, known), setting=known.get("setting"))
+        return q.exclusions(
+            session, program=_program_of(session, known), setting=known.get("setting"), plan=known.get("plan")
+        )
     if topic == "notification_only":
         return q.notification_only(session)
     if topic == "effective_dates":
