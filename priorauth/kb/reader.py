@@ -55,6 +55,7 @@ SCHEMA: dict[str, tuple[set[str], set[str], str | None]] = {
     "validity": ({"id", "programs", "days", "unit", "text", "cite"}, set(), "id"),
     "validity_caveats": ({"text", "cite"}, set(), None),
     "topics": ({"id", "title", "plan", "programs", "facts"}, set(), "id"),
+    "uncovered": ({"source", "passage", "reason"}, set(), None),
 }
 TOP_LEVEL_SCALARS = {"code_provenance"}
 RULE_KINDS = {
@@ -312,6 +313,12 @@ def load_source_texts(data: KBData, sources_dir: Path) -> dict[str, str]:
 def _check_citations(data: KBData, problems: list[str], sources_dir: Path | None) -> None:
     texts = {k: normalize_text(v) for k, v in load_source_texts(data, sources_dir).items()} if sources_dir else {}
     known = set(data.by_id("sources"))
+    for record in data.get("uncovered"):
+        sid = str(record["source"])
+        if sid not in known:
+            problems.append(f"{where(record)} uncovered: source '{sid}' is not defined")
+        elif sources_dir and sid in texts and normalize_text(record["passage"]) not in texts[sid]:
+            problems.append(f"{where(record)} uncovered: passage not found in source {sid}: {record['passage']!r}")
     for _type, rid, record, value in iter_cites(data):
         try:
             cites = parse_cites(value)
