@@ -168,3 +168,22 @@ def test_an_uncovered_passage_must_be_in_its_source(kb_copy):
     )
     with pytest.raises(KBDataError, match="uncovered: passage not found in source 002"):
         read_kb(kb_copy, SOURCES_DIR)
+
+
+def test_settings_and_their_synonyms_have_one_source_the_data():
+    from priorauth.drafts.export import PLACE_OF_SERVICE
+    from priorauth.drafts.validators import SETTINGS, normalize_setting
+    from priorauth.nlu.vocabulary import build_vocabulary
+
+    records = read_kb(KB_DIR).by_id("settings")
+    vocabulary = {
+        (t["term"].lower(), t["value"]) for t in build_vocabulary(KB_DIR)["terms"] if t["entity"] == "setting"
+    }
+    for sid, r in records.items():
+        assert PLACE_OF_SERVICE[sid][0] == str(r["pos"])
+        for term in r["synonyms"]:
+            assert (term.lower(), sid) in vocabulary
+            if r.get("requestable", True):
+                assert normalize_setting(term) == sid, term
+    assert set(SETTINGS) == {sid for sid, r in records.items() if r.get("requestable", True)}
+    assert "emergency" not in SETTINGS  # never the site of a pre-service request
