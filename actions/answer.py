@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -14,11 +15,13 @@ from actions import backend
 from actions.context import context_from
 from actions.fallback import ActionFallback
 from priorauth.answering import answer_for, needs_subject, topic_for
-from priorauth.render import follow_up_question, render
+from priorauth.kb.queries import PLAN_LABELS
+from priorauth.render import INFO_QUESTIONS, follow_up_question, render
 
 logger = logging.getLogger(__name__)
 # Channels whose clients render the structured payload (the widget shows only text).
 PAYLOAD_CHANNELS = {"rest", "agent", "cmdline", None}
+PLAN_BUTTON_TITLES = {"anthem_blue_cross": "Anthem Blue Cross (California)"}
 
 
 class ActionAnswer(Action):
@@ -59,8 +62,17 @@ class ActionAnswer(Action):
         question = follow_up_question(answer) if topic == "review_requirement" else None
         if question:
             text += "\n" + question
+        buttons = plan_buttons(answer) if question == INFO_QUESTIONS["plan"] else []
         if tracker.get_latest_input_channel() in PAYLOAD_CHANNELS:
-            dispatcher.utter_message(text=text, json_message=payload)
+            dispatcher.utter_message(text=text, json_message=payload, buttons=buttons)
         else:
-            dispatcher.utter_message(text=text)
+            dispatcher.utter_message(text=text, buttons=buttons)
         return [*context.slot_events(), SlotSet("last_topic", topic)]
+
+
+def plan_buttons(answer) -> list[dict]:
+    """One button per plan the answer differs by; a click informs the plan and the question is answered again."""
+    return [
+        {"title": PLAN_BUTTON_TITLES.get(plan, PLAN_LABELS[plan]), "payload": "/inform" + json.dumps({"plan": plan})}
+        for plan in answer.data.get("plan_choices") or []
+    ]

@@ -99,11 +99,11 @@ def answer_for(session: Session, topic: str, known: dict, text: str = "") -> Ans
             program=known.get("program"),
             diagnoses=known.get("diagnosis_code") or [],
             setting=known.get("setting"),
-            presentation=known.get("presentation"),
+            presentation=known.get("presentation") or q.presentation_in(session, text),
             line_of_business=known.get("line_of_business"),
             plan=known.get("plan"),
             state=known.get("state"),
-            date_of_service=known.get("date_of_service"),
+            date_of_service=known.get("date_of_service") or first_date(text),
         )
     if topic == "validity":
         return q.validity(
@@ -134,6 +134,9 @@ def answer_for(session: Session, topic: str, known: dict, text: str = "") -> Ans
     if topic == "lines_of_business":
         return q.lines_of_business(session, known.get("line_of_business"), _program_of(session, known))
     if topic == "rehabilitation":
+        if known.get("line_of_business") or known.get("state") or first_date(text):
+            # A member's line of business, state or date makes it a decision (003's schedule), not an overview.
+            return answer_for(session, "review_requirement", {**known, "program": "rehabilitation"}, text)
         return q.rehabilitation(session, state=known.get("state"), line_of_business=known.get("line_of_business"))
     if topic in PLAIN_TOPICS:
         return q.topic(session, topic)

@@ -72,6 +72,19 @@ def ambiguous_candidates(session: Session, kind: str, text: str | None) -> list[
     return list(row.candidates) if row else []
 
 
+def presentation_in(session: Session, text: str | None) -> str | None:
+    """How the patient presented, when a message says it in the data's words ("came through the ER", "elective")."""
+    words = f" {normalize_term(text or '')} "
+    found = {
+        target
+        for term, target in session.execute(
+            select(m.Alias.term, m.Alias.target_id).where(m.Alias.kind == "presentation")
+        ).all()
+        if f" {term} " in words
+    }
+    return found.pop() if len(found) == 1 else None
+
+
 def citations_for(session: Session, record_type: str, record_id: str) -> tuple[Citation, ...]:
     rows = session.execute(
         select(m.Citation, m.Source)
