@@ -123,6 +123,9 @@ def answer_for(session: Session, topic: str, known: dict, text: str = "") -> Ans
         )
     if topic == "program_services":
         return q.program_services(session, _program_of(session, known))
+    if topic == "exclusions" and (known.get("procedure") or known.get("cpt_code")):
+        # "Is this procedure exempt when ...?" is the decision for that procedure, in its plan's scope.
+        return answer_for(session, "review_requirement", known, text)
     if topic == "exclusions":
         return q.exclusions(
             session, program=_program_of(session, known), setting=known.get("setting"), plan=known.get("plan")

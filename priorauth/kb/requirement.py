@@ -250,8 +250,8 @@ def _decide(session: Session, k: _Known, plan: str) -> _Outcome:
     _apply_settings(session, out, k, plan)
     _apply_notification(session, out, k, plan)
     _apply_site_of_care(session, out, k, plan)
-    if "rehabilitation" not in k.chain:
-        _apply_lines_of_business(session, out, k, plan)
+    if "rehabilitation" not in k.chain and out.status is not Status.NOT_REQUIRED:
+        _apply_lines_of_business(session, out, k, plan)  # no preauthorization whatever the line of business
     return out
 
 
@@ -657,8 +657,11 @@ PHRASES = {
 
 def _combine(session, answer: Answer, outcomes: list[_Outcome], k: _Known, given_plan: str | None) -> None:
     seen: set[tuple] = set()
+    agree = len({out.status for out in outcomes}) == 1
     for out in outcomes:
         for f in out.facts:
+            if agree and not given_plan and f.scope and f.scope.plan in NAMED_PLANS and f.kind != "conflict":
+                continue  # every plan has the same answer: one plan's own reason for it is not needed
             key = (f.text, f.scope.plan if f.scope else None)
             if key not in seen:
                 seen.add(key)
@@ -693,7 +696,7 @@ def _combine(session, answer: Answer, outcomes: list[_Outcome], k: _Known, given
                 f"It depends on {_needs_phrase(depends)}: "
                 f"{answer.procedure_name or answer.program_name} ({answer.program_name})."
             )
-        if not given_plan and answer.status not in (Status.UNKNOWN, Status.NOT_STATED, Status.CONFLICT):
+        if not given_plan and answer.status in (Status.REVIEW_REQUIRED, Status.NOTIFICATION_ONLY, Status.CONDITIONAL):
             answer.data["plan_caveat"] = True
             answer.facts.append(
                 Fact(
@@ -799,8 +802,11 @@ def _conflict_headline(session, outcomes: list[_Outcome], given_plan: str | None
 
 # ---------------------------------------------------------------- the answer's routes
 def _finish(session: Session, answer: Answer, program_id: str | None, req: Request, plan: str | None) -> Answer:
+    # Nothing to request when no preauthorization is needed: only the member's ID-card number, to confirm.
+    no_request = answer.status in (Status.NOT_REQUIRED, Status.OUTSIDE_PROGRAM)
+    kinds = ("id_card",) if no_request else ("portal", "phone", "id_card")
     answer.contacts = contact_routes(
-        session, program=program_id, plan=plan if plan in NAMED_PLANS else None, kinds=("portal", "phone", "id_card")
+        session, program=program_id, plan=plan if plan in NAMED_PLANS else None, kinds=kinds
     )
     answer.facts.append(
         Fact(
