@@ -237,7 +237,7 @@ def _decide(session: Session, k: _Known, plan: str) -> _Outcome:
                 text=f"The sources don't say whether AIM reviews {program.name} for {plan_names(session, [plan])} "
                 "members.",
                 scope=scope_of(session, plan, k.chain[:1]),
-                kind="scope",
+                kind="caveat",  # a gap in the sources: said, with no passage to cite
             )
         )
         return out
@@ -507,7 +507,7 @@ def _apply_lines_of_business(session, out: _Outcome, k: _Known, plan: str) -> No
                 text=f"The sources don't say whether {plan_names(session, [plan])}'s {lob_name} members are in "
                 "the program (only Anthem Blue Cross's notice lists lines of business).",
                 scope=scope_of(session, plan, k.chain[:1]),
-                kind="scope",
+                kind="caveat",  # a gap in the sources: said, with no passage to cite
             )
         )
 
@@ -563,7 +563,7 @@ def _apply_rehab(session, out: _Outcome, k: _Known) -> None:
             Fact(
                 text=f"The rehabilitation page names Anthem's commercial and Medicare membership only; it says nothing "
                 f"about {name} members.",
-                kind="scope",
+                kind="caveat",  # a gap in the sources: said, with no passage to cite
             )
         )
 
@@ -582,7 +582,7 @@ def _rehab_commercial(session, out: _Outcome, k: _Known, entries) -> None:
         out.facts.append(
             Fact(
                 text=f"The rehabilitation page lists no relaunch date for commercial members in {k.state}.",
-                kind="scope",
+                kind="caveat",  # a gap in the sources: said, with no passage to cite
             )
         )
         for r in entries:
@@ -655,12 +655,15 @@ PHRASES = {
 }
 
 
+KEEP = ("conflict", "date")  # kept from one plan's notice even when every plan agrees
+
+
 def _combine(session, answer: Answer, outcomes: list[_Outcome], k: _Known, given_plan: str | None) -> None:
     seen: set[tuple] = set()
     agree = len({out.status for out in outcomes}) == 1
     for out in outcomes:
         for f in out.facts:
-            if agree and not given_plan and f.scope and f.scope.plan in NAMED_PLANS and f.kind != "conflict":
+            if agree and not given_plan and f.scope and f.scope.plan in NAMED_PLANS and f.kind not in KEEP:
                 continue  # every plan has the same answer: one plan's own reason for it is not needed
             key = (f.text, f.scope.plan if f.scope else None)
             if key not in seen:
