@@ -3,6 +3,7 @@ second one shows the whole last answer ("More")."""
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -14,6 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from actions import backend
 from actions.context import context_from
 from priorauth.answering import answer_for, needs_subject, topic_for
+from priorauth.kb.queries import PLAN_LABELS
 from priorauth.render import asker_of, for_widget, render, render_full
 
 logger = logging.getLogger(__name__)
@@ -22,6 +24,7 @@ PAYLOAD_CHANNELS = {"rest", "agent", "cmdline", None}
 # Channels whose clients render markdown (the web widget over socket.io).
 MARKDOWN_CHANNELS = {"socketio"}
 MORE_BUTTON = {"title": "More", "payload": "/ask_more"}
+PLAN_BUTTON_TITLES = {"anthem_blue_cross": "Anthem Blue Cross (California)"}
 
 
 class ActionAnswer(Action):
@@ -70,7 +73,7 @@ class ActionAnswer(Action):
             return context.slot_events()
         channel = tracker.get_latest_input_channel()
         text, payload = render(answer, message, asker_of(channel, message), backend.fact_index(), context.new)
-        send(dispatcher, channel, text, payload, more=payload["shortened"])
+        send(dispatcher, channel, text, payload, more=payload["shortened"], choices=plan_buttons(answer))
         return [*context.slot_events(), SlotSet("last_topic", topic)]
 
 
@@ -102,13 +105,28 @@ class ActionAnswerMore(Action):
         return []
 
 
-def send(dispatcher: CollectingDispatcher, channel: str | None, text: str, payload: dict, more: bool) -> None:
+def send(
+    dispatcher: CollectingDispatcher,
+    channel: str | None,
+    text: str,
+    payload: dict,
+    more: bool,
+    choices: list[dict] | None = None,
+) -> None:
     """One message: the text (markdown for the widget), the payload where the client renders it, and the "More"
     quick reply when the reply left part of the topic out (the agent panel has its "Full answer" instead)."""
-    buttons = [MORE_BUTTON] if more and channel != "agent" else []
+    buttons = [*(choices or []), *([MORE_BUTTON] if more and channel != "agent" else [])]
     if channel in MARKDOWN_CHANNELS:
         text = for_widget(text)
     if channel in PAYLOAD_CHANNELS:
         dispatcher.utter_message(text=text, buttons=buttons, json_message=payload)
     else:
         dispatcher.utter_message(text=text, buttons=buttons)
+
+
+def plan_buttons(answer) -> list[dict]:
+    """One button per plan the answer differs by; a click informs the plan and the question is answered again."""
+    return [
+        {"title": PLAN_BUTTON_TITLES.get(plan, PLAN_LABELS[plan]), "payload": "/inform" + json.dumps({"plan": plan})}
+        for plan in answer.data.get("plan_choices") or []
+    ]

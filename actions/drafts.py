@@ -62,11 +62,12 @@ REFERENCE_IN_TEXT = re.compile(r"\bDR(-|\s?)([2-9A-HJ-NP-Z]{6})\b", re.IGNORECAS
 
 # Data-dependent texts of this module, kept together; fixed texts are utter_draft_* responses.
 OUTLOOK_INTRO = "What this request will face: "
+# 002 applies the site-of-care review to "certain" musculoskeletal procedures (its Resources list which).
 SITE_OF_CARE_NOTES = {
-    True: "In an outpatient hospital it also gets a site-of-care review: the request must say why a "
-    "hospital setting is medically necessary.",
+    "certain": "In an outpatient hospital, certain musculoskeletal procedures also get a site-of-care review "
+    "(AIM's Resources list which): the request must say why a hospital setting is medically necessary.",
     False: "Outside an outpatient hospital it needs no additional site-of-care review.",
-    None: "If it is done in an outpatient hospital, an additional site-of-care review applies.",
+    None: "If it is done in an outpatient hospital, certain musculoskeletal procedures also get a site-of-care review.",
 }
 NOT_GIVEN = "—"
 REASON_GIVEN = "given"
@@ -300,7 +301,7 @@ def outlook(factory: sessionmaker, draft: Draft, procedure: str | None = None) -
         )
     text = OUTLOOK_INTRO + _headline(answer)
     site_of_care = answer.data.get("site_of_care_review")
-    if site_of_care is not None or any(case.get("site_of_care_review") for case in answer.cases):
+    if "site_of_care_review" in answer.data or any("site_of_care_review" in case for case in answer.cases):
         text += " " + SITE_OF_CARE_NOTES[site_of_care]
     source = source_line(answer)
     key = f"{answer.status.value}|{answer.program}|{site_of_care}|{answer.data.get('code', {}).get('code')}"
@@ -312,7 +313,11 @@ def _headline(answer: Answer) -> str:
         return answer.facts[0].text if answer.facts else HEADLINES[Status.UNKNOWN]
     code = answer.data.get("code", {}).get("code")
     subject = f"{code} ({answer.procedure_name})" if code and answer.procedure_name else answer.procedure_name
-    headline = HEADLINES[answer.status].format(subject=subject or "it", program=answer.program_name or "AIM")
+    # A decided status reads as the request's outlook; the others keep the decision's own sentence.
+    decided = answer.status in (Status.REVIEW_REQUIRED, Status.NOTIFICATION_ONLY, Status.NOT_REQUIRED)
+    headline = (None if decided else answer.data.get("headline")) or HEADLINES[answer.status].format(
+        subject=subject or "it", program=answer.program_name or "AIM"
+    )
     return headline.removeprefix("Yes: ").removeprefix("No: ")  # the intro already frames it
 
 

@@ -101,10 +101,11 @@ def answer_for(session: Session, topic: str, known: dict, text: str = "") -> Ans
             program=known.get("program"),
             diagnoses=known.get("diagnosis_code") or [],
             setting=known.get("setting"),
+            presentation=known.get("presentation") or q.presentation_in(session, text),
             line_of_business=known.get("line_of_business"),
             plan=known.get("plan"),
             state=known.get("state"),
-            date_of_service=known.get("date_of_service"),
+            date_of_service=known.get("date_of_service") or first_date(text),
         )
     if topic == "validity":
         return q.validity(
@@ -124,8 +125,13 @@ def answer_for(session: Session, topic: str, known: dict, text: str = "") -> Ans
         )
     if topic == "program_services":
         return q.program_services(session, _program_of(session, known))
+    if topic == "exclusions" and (known.get("procedure") or known.get("cpt_code")):
+        # "Is this procedure exempt when ...?" is the decision for that procedure, in its plan's scope.
+        return answer_for(session, "review_requirement", known, text)
     if topic == "exclusions":
-        return q.exclusions(session, program=_program_of(session, known), setting=known.get("setting"))
+        return q.exclusions(
+            session, program=_program_of(session, known), setting=known.get("setting"), plan=known.get("plan")
+        )
     if topic == "notification_only":
         return q.notification_only(session)
     if topic == "effective_dates":
@@ -133,6 +139,9 @@ def answer_for(session: Session, topic: str, known: dict, text: str = "") -> Ans
     if topic == "lines_of_business":
         return q.lines_of_business(session, known.get("line_of_business"), _program_of(session, known))
     if topic == "rehabilitation":
+        if known.get("line_of_business") or known.get("state") or first_date(text):
+            # A member's line of business, state or date makes it a decision (003's schedule), not an overview.
+            return answer_for(session, "review_requirement", {**known, "program": "rehabilitation"}, text)
         return q.rehabilitation(session, state=known.get("state"), line_of_business=known.get("line_of_business"))
     if topic in PLAIN_TOPICS:
         return q.topic(session, topic)

@@ -68,7 +68,10 @@ def main(argv: list[str] | None = None) -> int:
         )
         for paragraph in row["uncited"]:
             print(f"    - {paragraph[:110]}")
-    print(json.dumps({sid: {k: v for k, v in r.items() if k != "uncited"} for sid, r in report.items()}))
+        for paragraph, reason in row["deliberately_uncovered"]:
+            print(f"    ~ deliberately uncovered: {paragraph[:70]} ({reason})")
+    skip = {"uncited", "deliberately_uncovered"}
+    print(json.dumps({sid: {k: v for k, v in r.items() if k not in skip} for sid, r in report.items()}))
     return 0
 
 

@@ -41,6 +41,9 @@ HEADLINES = {
     Status.OUTSIDE_PROGRAM: "Not under AIM review in this case: {subject} falls outside the program as "
     "described ({program}).",
     Status.CONDITIONAL: "It depends: {subject} ({program}).",
+    Status.NOT_STATED: "The sources don't say for this case; call the number on the back of the member's ID card.",
+    Status.CONFLICT: "The sources disagree here ({program}): both are shown below; the number on the back of the "
+    "member's ID card settles it.",
     Status.UNKNOWN: "I don't know that from my sources.",
 }
 
@@ -48,7 +51,10 @@ INFO_QUESTIONS = {
     "setting": "Where will it be done: office, ambulatory surgery center, outpatient hospital or inpatient?",
     "line_of_business": "Is the member fully insured, ASO (self-insured), or another line of business?",
     "diagnosis": "What is the diagnosis code (G89.11, G89.12 or G89.18 makes it notification only)?",
-    "plan": "Which plan is the member in?",
+    "plan": "Which plan: Anthem Blue Cross (California), Anthem Blue Cross and Blue Shield, Anthem Maine?",
+    "presentation": "Did the patient present in the emergency room (acute fracture, trauma or a neurological "
+    "condition), or is it scheduled?",
+    "state": "In which state is the member?",
     "code": "Which CPT code will be billed?",
     "procedure": "Which procedure or CPT code is it?",
 }
@@ -434,7 +440,7 @@ def _subject(answer: Answer) -> str:
 
 def _review_lines(answer: Answer) -> list[str]:
     program = answer.program_name or "AIM"
-    lines = [HEADLINES[answer.status].format(subject=_subject(answer), program=program)]
+    lines = [answer.data.get("headline") or HEADLINES[answer.status].format(subject=_subject(answer), program=program)]
     lines += [f"- {f.text}{_scope_suffix(f)}" for f in answer.facts if f.kind != "route"]
     if answer.cases and answer.status is not Status.UNKNOWN:
         lines.append("It depends on what I don't know yet:")
@@ -445,10 +451,12 @@ def _review_lines(answer: Answer) -> list[str]:
 
 def _case_text(case: dict) -> str:
     when = case["when"]
+    if case.get("say"):
+        return case["say"]
     if "setting" in when:
         where = " or ".join(s.replace("_", " ") for s in when["setting"])
-        if case.get("site_of_care_review"):
-            return f"in an {where}: an additional site-of-care review applies."
+        if "site_of_care_review" in case:
+            return f"in an {where}: certain musculoskeletal procedures also get a site-of-care review."
         return f"in an {where} setting: {case['status'].replace('_', ' ')}."
     if "diagnosis" in when:
         return f"with diagnosis {_or_list(when['diagnosis'])} (post-procedural pain): notification only."
@@ -570,6 +578,7 @@ def payload(answer: Answer) -> dict:
 
 def follow_up_question(answer: Answer) -> str | None:
     for need in answer.info_needed:
-        if need in INFO_QUESTIONS and need != "plan":
+        # The plan is asked only where the plans' answers differ (then it comes first).
+        if need in INFO_QUESTIONS and (need != "plan" or answer.data.get("plan_choices")):
             return INFO_QUESTIONS[need]
     return None

@@ -11,6 +11,7 @@ import uuid
 from typing import Any
 
 from priorauth.drafts.models import Draft, missing_fields
+from priorauth.kb.settings import place_of_service
 
 DEFAULT_INSURER = "Anthem (via AIM Specialty Health)"
 
@@ -28,13 +29,8 @@ IDENTIFIER_TYPE_SYSTEM = "http://terminology.hl7.org/CodeSystem/v2-0203"
 PAYEE_TYPE_SYSTEM = "http://terminology.hl7.org/CodeSystem/payeetype"
 DRAFT_REFERENCE_SYSTEM = "urn:priorauth:draft-reference"
 
-# CMS place-of-service codes for each setting.
-PLACE_OF_SERVICE: dict[str, tuple[str, str]] = {
-    "outpatient_hospital": ("22", "On Campus-Outpatient Hospital"),
-    "ambulatory_surgery_center": ("24", "Ambulatory Surgical Center"),
-    "office": ("11", "Office"),
-    "inpatient": ("21", "Inpatient Hospital"),
-}
+# CMS place-of-service code and display of each setting, from the knowledge-base settings data.
+PLACE_OF_SERVICE: dict[str, tuple[str, str]] = place_of_service()
 
 # Stable ids: exporting the same draft twice gives the same bundle.
 _NAMESPACE = uuid.UUID("6c1f0a52-3f4e-4d0b-9a51-2a3c7e0d9b10")

@@ -16,6 +16,8 @@ from stdnum import luhn
 from stdnum.exceptions import ValidationError
 from stdnum.us import ein
 
+from priorauth.kb.settings import fold, requestable_settings, setting_synonyms
+
 # The order in which the form asks for the fields.
 FIELDS: tuple[str, ...] = (
     "member_id",
@@ -49,48 +51,10 @@ FIELD_LABELS: dict[str, str] = {
 # them is for the user's screen only, never for a log.
 PHI_FIELDS = frozenset({"member_id", "member_dob", "site_of_care_reason"})
 
-SETTINGS: tuple[str, ...] = (
-    "outpatient_hospital",
-    "ambulatory_surgery_center",
-    "office",
-    "inpatient",
-)
-
-# Synonyms and CMS place-of-service codes (22, 24, 11, 21) of each setting.
-SETTING_SYNONYMS: dict[str, str] = {
-    "outpatient hospital": "outpatient_hospital",
-    "hospital outpatient": "outpatient_hospital",
-    "hospital outpatient department": "outpatient_hospital",
-    "outpatient hospital department": "outpatient_hospital",
-    "outpatient department": "outpatient_hospital",
-    "hopd": "outpatient_hospital",
-    "opd": "outpatient_hospital",
-    "outpatient": "outpatient_hospital",
-    "22": "outpatient_hospital",
-    "ambulatory surgery center": "ambulatory_surgery_center",
-    "ambulatory surgical center": "ambulatory_surgery_center",
-    "ambulatory surgery centre": "ambulatory_surgery_center",
-    "surgery center": "ambulatory_surgery_center",
-    "surgical center": "ambulatory_surgery_center",
-    "surgicenter": "ambulatory_surgery_center",
-    "asc": "ambulatory_surgery_center",
-    "24": "ambulatory_surgery_center",
-    "office": "office",
-    "physician office": "office",
-    "physicians office": "office",
-    "doctor office": "office",
-    "doctors office": "office",
-    "provider office": "office",
-    "in office": "office",
-    "11": "office",
-    "inpatient": "inpatient",
-    "ip": "inpatient",
-    "inpatient admission": "inpatient",
-    "inpatient hospital": "inpatient",
-    "hospital inpatient": "inpatient",
-    "admission": "inpatient",
-    "21": "inpatient",
-}
+# Settings and their synonyms (with CMS place-of-service codes) come from the knowledge-base data, the one
+# list the matcher and the FHIR export read too (data/authorization/settings.yml).
+SETTINGS: tuple[str, ...] = requestable_settings()
+SETTING_SYNONYMS: dict[str, str] = setting_synonyms()
 
 MONTHS: dict[str, int] = {
     name: number
@@ -227,8 +191,7 @@ def validate_facility_name(raw: Any) -> Validated:
 
 def normalize_setting(raw: Any) -> str | None:
     """Map a setting or one of its synonyms to its canonical id, or None when unknown."""
-    text = re.sub(r"[^a-z0-9 ]", "", re.sub(r"[_\-/]", " ", str(raw or "").lower()))
-    text = re.sub(r"^(?:(?:the|an?|in|at|pos|place of service)\s+)+", "", " ".join(text.split()))
+    text = re.sub(r"^(?:(?:the|an?|in|at|pos|place of service)\s+)+", "", fold(raw))
     if text.replace(" ", "_") in SETTINGS:
         return text.replace(" ", "_")
     return SETTING_SYNONYMS.get(text)

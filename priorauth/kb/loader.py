@@ -94,10 +94,15 @@ def records_for(data: KBData):  # noqa: C901 - one mapping per section, kept tog
     for r in data.get("diagnoses"):
         yield m.Diagnosis(code=r["code"], name=r["name"])
     for r in data.get("settings"):
-        yield m.Setting(id=r["id"], name=r["name"], pos=str(r["pos"]))
+        yield m.Setting(id=r["id"], name=r["name"], pos=str(r["pos"]), requestable=r.get("requestable", True))
         yield from _aliases("setting", r["id"], [r["name"], *r["synonyms"]])
+    for r in data.get("presentations"):
+        yield m.Presentation(id=r["id"], name=r["name"])
+        yield from _aliases("presentation", r["id"], [r["id"], *r["synonyms"]])
+    for r in data.get("ambiguous_terms"):
+        yield m.AmbiguousTerm(term=normalize_term(r["term"]), kind=r["kind"], candidates=r["candidates"])
     for r in data.get("lines_of_business"):
-        yield m.LineOfBusiness(id=r["id"], name=r["name"])
+        yield m.LineOfBusiness(id=r["id"], name=r["name"], may_mean=r.get("may_mean") or [])
         yield from _aliases("line_of_business", r["id"], [r["name"], *r["synonyms"]])
     for r in data.get("line_of_business_scope"):
         yield m.LineOfBusinessScope(
@@ -119,6 +124,7 @@ def records_for(data: KBData):  # noqa: C901 - one mapping per section, kept tog
             kind=r["kind"],
             programs=r.get("programs") or [],
             settings=r.get("settings") or [],
+            presentations=r.get("presentations") or [],
             codes=_codes(r, "codes"),
             diagnoses=r.get("diagnoses") or [],
             conditions=r.get("conditions") or [],

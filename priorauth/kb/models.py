@@ -3,7 +3,7 @@ live in one `kb_citation` table keyed by (record type, record id)."""
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, Column, Date, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Boolean, Column, Date, ForeignKey, Index, Integer, String, Text
 
 from priorauth.db import Base
 
@@ -62,12 +62,31 @@ class Setting(Base):
     id = Column(String(40), primary_key=True)
     name = Column(String(100), nullable=False)
     pos = Column(String(4))
+    requestable = Column(Boolean, nullable=False, default=True)
+
+
+class Presentation(Base):
+    """How a patient presented (emergency / scheduled): it can decide an answer whatever the setting."""
+
+    __tablename__ = "kb_presentation"
+    id = Column(String(40), primary_key=True)
+    name = Column(String(200), nullable=False)
+
+
+class AmbiguousTerm(Base):
+    """A word that names several records ("Blue Cross", "hip"): asked about, never resolved to one."""
+
+    __tablename__ = "kb_ambiguous_term"
+    term = Column(String(100), primary_key=True)
+    kind = Column(String(20), primary_key=True)
+    candidates = Column(JSON, nullable=False)
 
 
 class LineOfBusiness(Base):
     __tablename__ = "kb_line_of_business"
     id = Column(String(40), primary_key=True)
     name = Column(String(100), nullable=False)
+    may_mean = Column(JSON, default=list)
 
 
 class LineOfBusinessScope(Base):
@@ -94,6 +113,7 @@ class Rule(Base):
     kind = Column(String(20), nullable=False, index=True)
     programs = Column(JSON, default=list)
     settings = Column(JSON, default=list)
+    presentations = Column(JSON, default=list)
     codes = Column(JSON, default=list)
     diagnoses = Column(JSON, default=list)
     conditions = Column(JSON, default=list)
@@ -162,7 +182,9 @@ class Alias(Base):
     __tablename__ = "kb_alias"
     id = Column(Integer, primary_key=True, autoincrement=True)
     term = Column(String(200), nullable=False)
-    kind = Column(String(20), nullable=False)  # procedure | program | setting | line_of_business | plan | state
+    kind = Column(
+        String(20), nullable=False
+    )  # procedure | program | setting | presentation | line_of_business | plan | state
     target_id = Column(String(64), nullable=False)
     __table_args__ = (Index("ix_kb_alias_term", "term"),)
 
@@ -196,6 +218,8 @@ KB_TABLES = [
     State,
     LineOfBusinessScope,
     LineOfBusiness,
+    AmbiguousTerm,
+    Presentation,
     Setting,
     Diagnosis,
     ProcedureCode,

@@ -17,6 +17,13 @@ from priorauth.kb.terms import normalize_term
 
 MSK = "musculoskeletal"
 PORTALS = ("providerportal", "availity")
+# The plans whose own notices are among the sources; "anthem" (any Anthem plan) and "any_plan" are scopes.
+NAMED_PLANS = ("anthem_blue_cross", "anthem_bcbs", "anthem_maine")
+PLAN_LABELS = {
+    "anthem_blue_cross": "Anthem Blue Cross",
+    "anthem_bcbs": "Anthem Blue Cross and Blue Shield",
+    "anthem_maine": "Anthem Maine",
+}
 
 
 # ---------------------------------------------------------------- lookups
@@ -31,6 +38,7 @@ def resolve(session: Session, kind: str, text: str | None) -> str | None:
         "plan": m.Plan,
         "line_of_business": m.LineOfBusiness,
         "state": m.State,
+        "presentation": m.Presentation,
     }[kind]
     key = text.upper() if kind == "state" else text
     if session.get(model, key) is not None:
@@ -40,6 +48,41 @@ def resolve(session: Session, kind: str, text: str | None) -> str | None:
         .scalars()
         .first()
     )
+
+
+def plan_applies(rule_plan: str, plan: str | None) -> bool:
+    """Whether a rule of scope ``rule_plan`` decides for members of ``plan`` (a named plan)."""
+    if rule_plan == "any_plan":
+        return True
+    if rule_plan == "anthem":
+        return plan in (*NAMED_PLANS, "anthem")
+    return rule_plan == plan
+
+
+def plan_names(session: Session, plans, conjunction: str = "and") -> str:
+    names = [PLAN_LABELS.get(p) or session.get(m.Plan, p).name for p in plans]
+    return ", ".join(names[:-1]) + (f" {conjunction} " if len(names) > 1 else "") + names[-1] if names else ""
+
+
+def ambiguous_candidates(session: Session, kind: str, text: str | None) -> list[str]:
+    """The records a word may name when it names more than one ("hip", "Blue Cross"); [] otherwise."""
+    if not text:
+        return []
+    row = session.get(m.AmbiguousTerm, (normalize_term(text), kind))
+    return list(row.candidates) if row else []
+
+
+def presentation_in(session: Session, text: str | None) -> str | None:
+    """How the patient presented, when a message says it in the data's words ("came through the ER", "elective")."""
+    words = f" {normalize_term(text or '')} "
+    found = {
+        target
+        for term, target in session.execute(
+            select(m.Alias.term, m.Alias.target_id).where(m.Alias.kind == "presentation")
+        ).all()
+        if f" {term} " in words
+    }
+    return found.pop() if len(found) == 1 else None
 
 
 def citations_for(session: Session, record_type: str, record_id: str) -> tuple[Citation, ...]:
@@ -309,15 +352,22 @@ def rules(session: Session, kind: str, programs: list[str] | None = None) -> lis
     return found
 
 
-def exclusions(session: Session, program: str | None = None, setting: str | None = None) -> Answer:
-    """What is excluded from review, each rule in its scope (general AIM programs vs. musculoskeletal)."""
+def exclusions(
+    session: Session, program: str | None = None, setting: str | None = None, plan: str | None = None
+) -> Answer:
+    """What is excluded from review, each rule in its plan's scope (Anthem Blue Cross's notice vs. AIM's FAQ)."""
     program = resolve(session, "program", program) or program
     chain = [p.id for p in program_chain(session, program)] if program else None
+    setting = resolve(session, "setting", setting) or setting
+    plan = resolve(session, "plan", plan) if plan else None
     answer = Answer(topic="exclusions")
     set_program(session, answer, program)
     for kind in ("exclusion", "inclusion"):
         for r in rules(session, kind, chain):
-            if setting and setting not in r.settings and not r.conditions:
+            if plan in NAMED_PLANS and not plan_applies(r.plan, plan):
+                continue
+            # An emergency-room setting is an emergency presentation too.
+            if setting and setting not in r.settings and not (setting == "emergency" and r.presentations):
                 continue
             answer.facts.append(
                 fact_for(session, r.text, "rules", r.id, scope_of(session, r.plan, r.programs), kind=kind)

@@ -26,8 +26,11 @@ SCHEMA: dict[str, tuple[set[str], set[str], str | None]] = {
     ),
     "procedures": ({"id", "name", "program", "synonyms", "codes", "cite"}, {"abbreviations", "source_codes"}, "id"),
     "diagnoses": ({"code", "name", "cite"}, set(), "code"),
-    "settings": ({"id", "name", "synonyms", "pos"}, set(), "id"),
-    "lines_of_business": ({"id", "name", "synonyms"}, set(), "id"),
+    "settings": ({"id", "name", "synonyms", "pos"}, {"pos_name", "requestable"}, "id"),
+    "presentations": ({"id", "name", "synonyms", "cite"}, set(), "id"),
+    "ambiguous_terms": ({"term", "kind", "candidates"}, set(), "term"),
+    "terms": ({"id", "name", "synonyms", "cite"}, set(), "id"),
+    "lines_of_business": ({"id", "name", "synonyms"}, {"may_mean"}, "id"),
     "line_of_business_scope": (
         {"id", "source", "plan", "programs", "included", "cite"},
         {"excluded", "offered", "note"},
@@ -36,7 +39,16 @@ SCHEMA: dict[str, tuple[set[str], set[str], str | None]] = {
     "states": ({"id", "name"}, set(), "id"),
     "rules": (
         {"id", "kind", "programs", "plan", "text", "cite"},
-        {"settings", "codes", "diagnoses", "conditions", "effective_from", "requests_accepted_from", "answers"},
+        {
+            "settings",
+            "presentations",
+            "codes",
+            "diagnoses",
+            "conditions",
+            "effective_from",
+            "requests_accepted_from",
+            "answers",
+        },
         "id",
     ),
     "rehab_schedule": (
@@ -54,9 +66,20 @@ SCHEMA: dict[str, tuple[set[str], set[str], str | None]] = {
     "topics": ({"id", "title", "plan", "programs", "facts"}, set(), "id"),
     # Provider shorthand ("p2p", "recon", "SOC") and what it means: vocabulary for ranking facts, not a fact.
     "shorthand": ({"term", "means"}, set(), "term"),
+    "uncovered": ({"source", "passage", "reason"}, set(), None),
 }
 TOP_LEVEL_SCALARS = {"code_provenance"}
-RULE_KINDS = {"exclusion", "inclusion", "notification_only", "site_of_care", "effective_date"}
+RULE_KINDS = {
+    "listing",
+    "exclusion",
+    "inclusion",
+    "notification_only",
+    "site_of_care",
+    "level_of_care",
+    "effective_date",
+}
+RULE_CONDITIONS = {"no_additional_review"}
+AMBIGUOUS_KINDS = {"plan": "plans", "procedure": "procedures", "program": "programs", "setting": "settings"}
 CONTACT_KINDS = {"portal", "phone", "email", "id_card", "person"}
 INPATIENT_VALUES = {"included", "excluded", "not_in_scope"}
 VALIDITY_UNITS = {"calendar_days", "business_days"}
@@ -248,9 +271,18 @@ def _check_references(data: KBData, problems: list[str]) -> None:
         refs(r, "rules", "settings", settings)
         refs(r, "rules", "plan", plans)
         refs(r, "rules", "diagnoses", diagnoses)
+        refs(r, "rules", "presentations", ids["presentations"])
+        refs(r, "rules", "conditions", RULE_CONDITIONS)
         for code in r.get("codes") or []:
             if str(code) not in codes_seen:
                 problems.append(f"{where(r)} rule '{r['id']}': code '{code}' belongs to no procedure")
+    for r in data.get("lines_of_business"):
+        refs(r, "lines_of_business", "may_mean", lobs)
+    for r in data.get("ambiguous_terms"):
+        if r["kind"] not in AMBIGUOUS_KINDS:
+            problems.append(f"{where(r)} ambiguous term '{r['term']}': kind must be one of {sorted(AMBIGUOUS_KINDS)}")
+        else:
+            refs(r, "ambiguous_terms", "candidates", ids[AMBIGUOUS_KINDS[r["kind"]]])
     for r in data.get("rehab_schedule"):
         refs(r, "rehab_schedule", "line_of_business", lobs)
         refs(r, "rehab_schedule", "states", states)
@@ -294,6 +326,12 @@ def load_source_texts(data: KBData, sources_dir: Path) -> dict[str, str]:
 def _check_citations(data: KBData, problems: list[str], sources_dir: Path | None) -> None:
     texts = {k: normalize_text(v) for k, v in load_source_texts(data, sources_dir).items()} if sources_dir else {}
     known = set(data.by_id("sources"))
+    for record in data.get("uncovered"):
+        sid = str(record["source"])
+        if sid not in known:
+            problems.append(f"{where(record)} uncovered: source '{sid}' is not defined")
+        elif sources_dir and sid in texts and normalize_text(record["passage"]) not in texts[sid]:
+            problems.append(f"{where(record)} uncovered: passage not found in source {sid}: {record['passage']!r}")
     for _type, rid, record, value in iter_cites(data):
         try:
             cites = parse_cites(value)

@@ -12,6 +12,8 @@ class Status(str, Enum):
     NOT_REQUIRED = "not_required"
     OUTSIDE_PROGRAM = "outside_program"
     CONDITIONAL = "conditional"  # depends on something still unknown (listed in `info_needed`)
+    NOT_STATED = "not_stated"  # the sources say nothing for this scope (plan, line of business, state, date)
+    CONFLICT = "conflict"  # two sources disagree for the same scope: both are shown
     UNKNOWN = "unknown"
 
 
@@ -76,6 +78,8 @@ class Answer:
     contacts: list[ContactRoute] = field(default_factory=list)
     info_needed: list[str] = field(default_factory=list)
     cases: list[dict] = field(default_factory=list)  # per-case answers when an unknown decides
+    # data["headline"]: the decision's own first sentence, when the status alone cannot say it (per plan,
+    # not stated for a scope, a conflict, a code the sources do not name).
     data: dict = field(default_factory=dict)
 
     @property

@@ -20,17 +20,27 @@ SITE_OF_CARE_NO = "A facility other than an outpatient hospital needs no additio
 # (message, facts the reply must contain, facts it must not contain)
 SINGLE_TURNS = [
     # does it need review?
-    ("does 27447 need PA for BCBS ASO?", ["Yes:", "Total knee replacement", "Self-insured (ASO): included"], ["No:"]),
+    # "BCBS" alone names two plans; a code the sources do not name is never a bare "Yes" (issue 14).
+    (
+        "does 27447 need PA for BCBS ASO?",
+        ["The sources name the procedure, not the code: 27447", "Total knee replacement"],
+        ["Yes:", "No:"],
+    ),
     ("is prior auth required for a lumbar fusion?", ["Yes:", "spinal fusion"], []),
     ("do I need AIM review for a total hip replacement", ["Yes:", "Total hip replacement"], ["60 calendar days"]),
-    ("27130 auth?", ["Yes:", "Total hip replacement"], []),
+    ("27130 auth?", ["The sources name the procedure, not the code: 27130", "Total hip replacement"], ["Yes:"]),
     ("is a knee scope reviewed by AIM?", ["Yes:", "Knee arthroscopy"], []),
     ("does a bunionectomy need precert", ["Yes:", "Small joint surgery", "November 1, 2020"], []),
     ("does an ESI need auth", ["Yes:", "Epidural injections"], ["No:", "It depends:"]),
     ("does 62322 with G89.18 need medical necessity review?", ["Notification only", "no medical-necessity review"], []),
     ("62322 auth needed?", ["It depends", "G89.11, G89.12 or G89.18"], ["Yes:"]),
     ("does 27447 need review in the ER", ["No:", "emergency room"], ["Yes:"]),
-    ("is a total knee done inpatient reviewed?", ["Yes:", "inpatient or outpatient basis"], []),
+    # Inpatient: Anthem Blue Cross's notice excludes it, AIM's FAQ includes it: both shown, per plan (issue 14).
+    (
+        "is a total knee done inpatient reviewed?",
+        ["It depends on the plan", "inpatient or outpatient basis", "excluded from AIM programs"],
+        ["Yes:"],
+    ),
     ("does a spinal cord stimulator need PA for an HMO member", ["Not under AIM review", "HMO"], ["Yes:"]),
     ("does 99999 need prior auth?", ["not in my knowledge base", "code list governs"], ["Yes:"]),
     ("knee arthroscopy at a hospital outpatient department", ["Yes:", SITE_OF_CARE_YES], [SITE_OF_CARE_NO]),
@@ -151,11 +161,11 @@ def test_every_factual_answer_names_its_source(assistant):
 CONVERSATIONS = {
     "validity then another procedure": [
         ("how long is a pain management approval valid?", ["10 business days"], []),
-        ("and for a hip?", ["60 calendar days", "Total hip replacement"], ["10 business days"]),
+        ("and for a hip replacement?", ["60 calendar days", "Total hip replacement"], ["10 business days"]),
     ],
     "code, then the setting, then the ER": [
-        ("does 27447 need PA?", ["Yes:", "Total knee replacement"], []),
-        ("what about inpatient?", ["inpatient or outpatient basis", "still needs AIM pre-service review"], []),
+        ("does 27447 need PA?", ["The sources name the procedure, not the code", "Where will it be done"], []),
+        ("what about inpatient?", ["It depends on the plan", "inpatient or outpatient basis"], ["Yes:"]),
         ("and in the ER?", ["No:"], ["Yes:"]),
     ],
     "procedure then its phone number": [

@@ -147,7 +147,10 @@ def test_a_procedure_named_in_words_gives_the_outlook_before_any_code():
     )
     outlook = texts(messages)
     assert "Total knee replacement needs AIM pre-service review" in outlook
-    assert "If it is done in an outpatient hospital, an additional site-of-care review applies." in outlook
+    assert (
+        "If it is done in an outpatient hospital, certain musculoskeletal procedures also get a site-of-care "
+        "review." in outlook
+    )
     assert slots["draft_procedure_codes"] is None  # a name is not a code: the form asks for it
 
 
@@ -240,7 +243,9 @@ def test_an_outpatient_hospital_asks_for_the_site_of_care_reason_and_other_setti
     hospital = ALL_BUT_SITE_OF_CARE.replace("setting ASC", "setting outpatient hospital")
     messages, slots, _ = answer(form_slots(slots), hospital)
     assert slots["requested_slot"] == "draft_site_of_care_reason"
-    assert "In an outpatient hospital it also gets a site-of-care review" in texts(messages)
+    assert "In an outpatient hospital, certain musculoskeletal procedures also get a site-of-care review" in texts(
+        messages
+    )
     reason = "Severe sleep apnea: needs overnight monitoring after surgery"
     _, slots, _ = answer(form_slots(slots, "draft_site_of_care_reason"), reason, "ask_site_of_care")
     draft = repo(database).get(slots["draft_reference"], SENDER)
@@ -344,7 +349,7 @@ def test_changing_the_setting_to_a_hospital_reopens_the_form_for_the_reason(data
     messages, changed, _ = run(
         ActionChangeDraft(), tracker("change_draft", "change the setting to outpatient hospital", slots=slots)
     )
-    assert changed["draft_open"] is True and "it also gets a site-of-care review" in texts(messages)
+    assert changed["draft_open"] is True and "also get a site-of-care review" in texts(messages)
     messages, changed, _ = run(ActionChangeDraft(), tracker("change_draft", "setting ASC", slots={**slots, **changed}))
     assert "Outside an outpatient hospital it needs no additional site-of-care review." in texts(messages)
 

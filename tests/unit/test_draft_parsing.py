@@ -8,7 +8,7 @@ from priorauth.drafts.parsing import extract_fields
 
 FULL_MESSAGE = (
     "member id ABC123456789, dob 3/4/1960, NPI 1234567893, tax id 12-3456789, "
-    "at Mercy Hospital outpatient, CPT 27447, dx M17.11, DOS 12/1/2026"
+    "at Mercy Hospital outpatient department, CPT 27447, dx M17.11, DOS 12/1/2026"
 )
 
 LABELLED = [
@@ -20,7 +20,7 @@ LABELLED = [
             "ordering_npi": "1234567893",
             "ordering_tax_id": "12-3456789",
             "facility_name": "Mercy Hospital",
-            "setting": "outpatient",
+            "setting": "outpatient department",
             "procedure_codes": "27447",
             "diagnosis_codes": "M17.11",
             "date_of_service": "12/1/2026",
@@ -103,9 +103,9 @@ UNLABELLED = [
     ("12-3456789", "ordering_tax_id", {"ordering_tax_id": "12-3456789"}),
     ("Mercy Hospital", "facility_name", {"facility_name": "Mercy Hospital"}),
     (
-        "Mercy Hospital outpatient",
+        "Mercy Hospital outpatient department",
         "facility_name",
-        {"facility_name": "Mercy Hospital", "setting": "outpatient"},
+        {"facility_name": "Mercy Hospital", "setting": "outpatient department"},
     ),
     ("hospital outpatient", "setting", {"setting": "hospital outpatient"}),
     ("27447, 29881", "procedure_codes", {"procedure_codes": "27447, 29881"}),

@@ -195,3 +195,61 @@ def test_coverage_reports_each_source_and_the_paragraphs_left_uncited():
         assert row["records_citing"] >= 5, sid
         # Every substantive paragraph of the notices with rules is cited.
         assert len(row["uncited"]) <= row["paragraphs"] // 2, (sid, row["uncited"])
+
+
+# Sentences a review of the data found uncarried (issue 14): each is now carried by a record.
+ISSUE_14_SENTENCES = [
+    ("001", "the setting in which the procedure is performed (level of care review)"),
+    ("002", "See Resources for applicable procedures."),
+    ("002", "use the member’s health plan website to identify participating providers in advance of any service"),
+    ("002", "Please be aware that this is managed by each health plan."),
+    ("002", "Some plans may allow a grace period to provide time for physicians to gain privileges"),
+    ("002", "The nurse reviewer has the authority to issue order numbers"),
+    ("002", "The physician reviewer can approve the case based on a review of information collected or through"),
+    ("003", "Anthem and AIM will be monitoring claims history and utilization trends"),
+    ("004", "ordering and servicing providers may submit prior authorization requests to AIM"),
+    ("000", "As previously communicated in the October 2017 Network Update"),
+    ("002", "these terms may be used interchangeably"),
+]
+
+
+@pytest.mark.parametrize(("source", "sentence"), ISSUE_14_SENTENCES)
+def test_listed_source_sentences_are_carried_by_a_record(source, sentence):
+    from priorauth.coverage import carried
+
+    assert carried(read_kb(KB_DIR, SOURCES_DIR), source, sentence)
+
+
+def test_every_source_paragraph_is_cited_or_deliberately_uncovered_with_a_reason():
+    report = coverage(read_kb(KB_DIR, SOURCES_DIR), SOURCES_DIR)
+    assert {sid: row["uncited"] for sid, row in report.items()} == {sid: [] for sid in report}
+    assert all(reason for row in report.values() for _p, reason in row["deliberately_uncovered"])
+
+
+def test_an_uncovered_passage_must_be_in_its_source(kb_copy):
+    edit(
+        kb_copy / "uncovered.yml",
+        'reason: "courtesy, no fact"}',
+        'reason: "courtesy"}\n  - {source: "002", passage: "not in the source at all", reason: x}',
+    )
+    with pytest.raises(KBDataError, match="uncovered: passage not found in source 002"):
+        read_kb(kb_copy, SOURCES_DIR)
+
+
+def test_settings_and_their_synonyms_have_one_source_the_data():
+    from priorauth.drafts.export import PLACE_OF_SERVICE
+    from priorauth.drafts.validators import SETTINGS, normalize_setting
+    from priorauth.nlu.vocabulary import build_vocabulary
+
+    records = read_kb(KB_DIR).by_id("settings")
+    vocabulary = {
+        (t["term"].lower(), t["value"]) for t in build_vocabulary(KB_DIR)["terms"] if t["entity"] == "setting"
+    }
+    for sid, r in records.items():
+        assert PLACE_OF_SERVICE[sid][0] == str(r["pos"])
+        for term in r["synonyms"]:
+            assert (term.lower(), sid) in vocabulary
+            if r.get("requestable", True):
+                assert normalize_setting(term) == sid, term
+    assert set(SETTINGS) == {sid for sid, r in records.items() if r.get("requestable", True)}
+    assert "emergency" not in SETTINGS  # never the site of a pre-service request

@@ -121,11 +121,17 @@ def test_program_services_lists_the_procedures_of_a_program_and_its_sub_programs
     assert len(top) == 9 and "Genetic testing" in top and "Musculoskeletal Program" in top
 
 
-def test_exclusions_keep_the_general_and_the_musculoskeletal_rules_apart(session):
+def test_exclusions_keep_each_rule_in_its_plans_scope(session):
     facts = q.exclusions(session).facts
     general = next(f for f in facts if "excluded from AIM programs" in f.text)
-    assert general.scope.plan == "anthem_blue_cross" and "musculoskeletal" not in general.scope.programs
-    assert any(f.kind == "inclusion" and "inpatient" in f.text for f in facts)
+    # 000 lists musculoskeletal among its programs: its exclusion is Anthem Blue Cross's, for all of them.
+    assert general.scope.plan == "anthem_blue_cross" and "musculoskeletal" in general.scope.programs
+    inclusion = next(f for f in facts if f.kind == "inclusion" and "inpatient" in f.text)
+    assert inclusion.scope.plan == "any_plan"
+    maine = q.exclusions(session, program="musculoskeletal", setting="inpatient", plan="anthem_maine").facts
+    assert not any("excluded from AIM programs" in f.text for f in maine)
+    er = q.exclusions(session, program="spine surgery", setting="emergency").facts
+    assert any("present in the emergency room" in f.text for f in er)
 
 
 @pytest.mark.parametrize(
