@@ -330,8 +330,15 @@ class ActionStartDraft(DraftAction):
             remembered["procedure_codes"] = procedure.codes[0]
         repo = repository(factory, codes_in({**remembered, **raw}))
         results = validate_fields({**remembered, **raw}, repo.validation_context())
-        draft = repo.open(owner, {name: {**remembered, **raw}[name] for name in results.valid})
+        values = {name: {**remembered, **raw}[name] for name in results.valid}
+        previous = conversation_draft(repo, tracker, owner)
+        if previous is not None and is_empty(previous):  # "let's start one" just after starting one
+            draft = repo.set_fields(previous.reference, owner, values) if values else previous
+        else:
+            draft = repo.open(owner, values)
         dispatcher.utter_message(response="utter_draft_started", reference=draft.reference)
+        if previous is not None and previous.reference != draft.reference:
+            dispatcher.utter_message(response="utter_draft_previous_kept", reference=previous.reference)
         given = [name for name in results.valid if name in raw]
         if given:
             dispatcher.utter_message(response="utter_draft_prefilled", fields=changes_text(repo, draft, given))
@@ -345,6 +352,22 @@ class ActionStartDraft(DraftAction):
         context = context_from(tracker)
         events = [*context.slot_events(), *draft_slots(repo, draft), SlotSet("draft_outlook", None)]
         return events + utter_outlook(dispatcher, tracker, factory, draft, procedure_in(tracker))
+
+
+def conversation_draft(repo: DraftRepository, tracker: Tracker, owner: str) -> Draft | None:
+    """The open draft this conversation is working on, if any."""
+    reference = tracker.get_slot("draft_reference")
+    if not reference:
+        return None
+    try:
+        draft = repo.get(reference, owner)
+    except (DraftNotFound, DraftAccessDenied):
+        return None
+    return draft if draft.status == "open" else None
+
+
+def is_empty(draft: Draft) -> bool:
+    return all(getattr(draft, name) in (None, "", []) for name in FIELDS)
 
 
 def prefill(tracker: Tracker, today: date) -> dict[str, str]:

@@ -32,6 +32,7 @@ from priorauth.drafts.validators import (
 )
 from priorauth.kb import models as kb
 from priorauth.kb.queries import known_code, program_chain
+from priorauth.kb.results import Answer, Status
 
 # ---------------------------------------------------------------- the repository a message needs
 
@@ -183,10 +184,19 @@ def take_answer(
     notes: list[str] = []
     if expected == "setting" or "setting" in raw:
         raw, notes = _setting_from_name(raw, draft)
+    elif (
+        raw.get("facility_name")
+        and not draft.setting
+        and setting_in_name(raw["facility_name"]) not in (None, "hospital")
+    ):
+        raw = {**raw, "setting": "ambulatory_surgery_center"}
+        notes = [SETTING_FROM_NAME_NOTE.format(name=raw["facility_name"], setting="ambulatory surgery center")]
     intake = save(repo, draft, owner, raw)
     intake.notes = notes + intake.notes
     intake.read = bool(raw)
     intake.confirm = [name for name in intake.saved if name != expected or _had_value(draft, name)]
+    if notes and raw.get("setting") == "ambulatory_surgery_center":
+        intake.confirm = [name for name in intake.confirm if name != "setting"]  # the note says it
     return intake
 
 
@@ -237,8 +247,8 @@ def _setting_from_name(raw: dict[str, str], draft: Draft) -> tuple[dict[str, str
     if kind is None:
         return raw, []
     raw = dict(raw)
-    if not draft.facility_name and "facility_name" not in raw:
-        raw["facility_name"] = given
+    if "facility_name" not in raw and draft.facility_name != given:
+        raw["facility_name"] = given  # the name is the facility's, whether or not one was given before
     if kind == "hospital":
         raw.pop("setting")
         return raw, [HOSPITAL_SETTING_NOTE.format(name=given)]
@@ -324,3 +334,17 @@ def procedure_line(procedure: NamedProcedure) -> str:
         f"This draft is for {procedure.name}; the codes for it are {codes} (the plan's code list governs). "
         "I'll ask which one when we get to the procedure codes."
     )
+
+
+def start_draft_buttons(answer: Answer) -> list[dict[str, str]]:
+    """After an answer that says review is required: a button that starts a draft for that subject.
+
+    The payload carries no value: the draft takes the code or procedure from the question just answered.
+    """
+    if answer.topic != "review_requirement" or answer.status is not Status.REVIEW_REQUIRED:
+        return []
+    code = answer.data.get("code", {}).get("code")
+    subject = code or answer.procedure_name
+    if not subject:
+        return []
+    return [{"title": f"Start a draft request for {subject}", "payload": "/request_draft"}]
