@@ -14,6 +14,7 @@ from actions import backend
 from actions.context import context_from
 from actions.fallback import ActionFallback
 from priorauth.answering import answer_for, needs_subject, topic_for
+from priorauth.drafts.intake import start_draft_buttons
 from priorauth.render import follow_up_question, render
 
 logger = logging.getLogger(__name__)
@@ -59,8 +60,9 @@ class ActionAnswer(Action):
         question = follow_up_question(answer) if topic == "review_requirement" else None
         if question:
             text += "\n" + question
+        buttons = start_draft_buttons(answer)  # "Start a draft request for 27447" after "review required"
         if tracker.get_latest_input_channel() in PAYLOAD_CHANNELS:
-            dispatcher.utter_message(text=text, json_message=payload)
+            dispatcher.utter_message(text=text, json_message=payload, buttons=buttons)
         else:
-            dispatcher.utter_message(text=text)
+            dispatcher.utter_message(text=text, buttons=buttons)
         return [*context.slot_events(), SlotSet("last_topic", topic)]
