@@ -182,6 +182,8 @@ def take_answer(
     raw = read_fields(text, today, expected=expected)
     raw = _redirect_correction(text, raw, expected, last_answered, repo)
     notes: list[str] = []
+    if expected == "setting" and "setting" not in raw and setting_in_name(raw.get("facility_name") or ""):
+        raw = {**raw, "setting": raw["facility_name"]}  # "it's at Mercy Hospital": the name answers where
     if expected == "setting" or "setting" in raw:
         raw, notes = _setting_from_name(raw, draft)
     elif (
