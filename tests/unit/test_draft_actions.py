@@ -199,13 +199,13 @@ def test_an_unlabelled_answer_fills_the_requested_field_and_the_next_missing_is_
 )
 def test_an_invalid_answer_gets_its_own_message_is_not_stored_and_is_asked_again(database, requested, text, message):
     _, slots = start()
-    _, slots, _ = answer(form_slots(slots), "facility Mercy Surgery Center")  # an earlier answer
+    _, slots, _ = answer(form_slots(slots), "facility Mercy West")  # an earlier answer (its name says no setting)
     messages, slots, events = answer(form_slots(slots, requested), text)
     assert responses(messages) == ["utter_draft_field_invalid"]
     assert messages[0]["error"].startswith(message)
     assert slots["requested_slot"] == requested and slots[requested] is None
     draft = repo(database).get(slots["draft_reference"], SENDER)
-    assert draft.facility_name == "Mercy Surgery Center"  # kept
+    assert draft.facility_name == "Mercy West"  # kept
     assert getattr(draft, requested.removeprefix("draft_")) in (None, [])  # the bad value is not stored
     # A slot other than requested_slot is set, or Rasa would reject the form instead of re-asking.
     assert any(e["name"] != "requested_slot" for e in events if e["event"] == "slot")
