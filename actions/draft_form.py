@@ -30,7 +30,7 @@ from actions.drafts import (
     repository,
     utter_outlook,
 )
-from priorauth.drafts.intake import codes_in, read_fields, take_answer
+from priorauth.drafts.intake import asks_whats_left, codes_in, missing_line, read_fields, take_answer
 from priorauth.drafts.models import Draft
 from priorauth.drafts.repository import DraftError, DraftRepository
 from priorauth.drafts.validators import FIELDS, validate_fields
@@ -109,6 +109,9 @@ class ValidateDraftForm(Action):
         if resuming(tracker):  # back from a question, a summary, or just (re)activated
             return next_step(repo, draft, errors=())
         text = tracker.latest_message.get("text") or ""
+        if asks_whats_left(text):  # answered here, whatever the intent ("what more do you need?" reads as help)
+            dispatcher.utter_message(text=missing_line(draft))
+            return next_step(repo, draft, errors=())
         raw = read_fields(text, repo.today(), expected=requested)
         checker = repository(factory, codes_in(raw, draft))
         if is_interruption(tracker, text, requested, raw, checker):

@@ -294,6 +294,23 @@ def confirmation_line(before: Draft, after: Draft, names: Iterable[str]) -> str:
     return "; ".join(parts) + "." if parts else ""
 
 
+# "what more do you need (from me)?", "anything left?": the whole message asks what the draft still lacks.
+_WHATS_LEFT = re.compile(
+    r"^\W*(?:(?:ok(?:ay)?|so|and|alright|right)\W+)*(?:"
+    r"what\s+(?:else\s+|more\s+|other\s+(?:info(?:rmation)?|fields?)\s+)?(?:do\s+)?you\s+(?:still\s+)?need"
+    r"(?:\s+(?:from\s+me|for\s+(?:this(?:\s+one)?|it|the\s+(?:draft|request))))?"
+    r"|(?:what'?s|what\s+is|is\s+there\s+anything|anything|how\s+much\s+is|what\s+else\s+is)\s+(?:still\s+)?"
+    r"(?:left|missing|remaining)(?:\s+to\s+(?:fill(?:\s+in)?|answer|do))?"
+    r")\W*$",
+    re.IGNORECASE,
+)
+
+
+def asks_whats_left(text: str) -> bool:
+    """Whether a message only asks what the draft still needs."""
+    return bool(_WHATS_LEFT.match(text or ""))
+
+
 def missing_line(draft: Draft) -> str:
     """What a draft still needs, in the order the form asks."""
     missing = missing_fields(draft)

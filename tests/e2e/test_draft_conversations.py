@@ -376,6 +376,8 @@ def test_the_same_error_is_not_sent_twice_in_a_row(assistant):
     assert "Setting must be one of" in first and "Setting must be one of" not in second
     assert "I still can't use that as the setting" in second
     assert saved(assistant, reference)["setting"] is None
+    reply = assistant.say(who, "what's left")  # the phrase that message suggests
+    assert f"Draft request {reference} still needs 4 fields: Setting, Procedure codes" in reply
 
 
 # ---------------------------------------------------------------- resuming, and other people's drafts
@@ -414,3 +416,20 @@ def test_export_when_complete_is_the_phrase_the_assistant_suggests(assistant):
     text, custom = assistant.payload(who, "export the draft")
     assert custom["type"] == "priorauth.pas_bundle" and custom["reference"] == reference
     assert saved(assistant, reference)["status"] == "ready"
+
+
+def next_march_4() -> date:
+    today = date.today()
+    this_year = date(today.year, 3, 4)
+    return this_year if this_year >= today else date(today.year + 1, 3, 4)
+
+
+def test_the_change_example_the_assistant_gives_works_on_a_complete_draft(assistant):
+    who = sender()
+    reference = filled(assistant, who)
+    assistant.say(who, f"facility Harbor Surgery Center, setting office, CPT 64483, dx M54.16, DOS {us_date(SOON)}")
+    assert "Tell me the field and its new value" in assistant.say(who, "I need to change something")
+    reply = assistant.say(who, "change the date of service to 3/4")
+    march = next_march_4()
+    assert f"Date of service updated ({march:%m/%d/%Y})." in reply
+    assert saved(assistant, reference)["date_of_service"] == march.isoformat()

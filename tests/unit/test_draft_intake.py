@@ -11,6 +11,7 @@ import pytest
 
 from priorauth.db import create_all, make_engine, make_session_factory
 from priorauth.drafts.intake import (
+    asks_whats_left,
     codes_in,
     confirmation_value,
     draft_repository,
@@ -226,3 +227,20 @@ def test_a_procedure_named_in_words_has_its_codes(factory):
 def test_only_a_review_required_answer_offers_a_draft(status, data, procedure, buttons):
     answer = Answer(topic="review_requirement", status=status, data=data, procedure_name=procedure)
     assert start_draft_buttons(answer) == buttons
+
+
+@pytest.mark.parametrize(
+    "text, asks",
+    [
+        ("what's left", True),
+        ("ok, what more do you need for this one?", True),
+        ("what do you still need from me", True),
+        ("is there anything left?", True),
+        ("anything missing", True),
+        ("what documents do you need for a peer to peer?", False),
+        ("what's left out of the program?", False),
+        ("left knee", False),
+    ],
+)
+def test_what_counts_as_asking_what_is_left(text, asks):
+    assert asks_whats_left(text) is asks
