@@ -186,19 +186,10 @@ def take_answer(
         raw = {**raw, "setting": raw["facility_name"]}  # "it's at Mercy Hospital": the name answers where
     if expected == "setting" or "setting" in raw:
         raw, notes = _setting_from_name(raw, draft)
-    elif (
-        raw.get("facility_name")
-        and not draft.setting
-        and setting_in_name(raw["facility_name"]) not in (None, "hospital")
-    ):
-        raw = {**raw, "setting": "ambulatory_surgery_center"}
-        notes = [SETTING_FROM_NAME_NOTE.format(name=raw["facility_name"], setting="ambulatory surgery center")]
     intake = save(repo, draft, owner, raw)
     intake.notes = notes + intake.notes
     intake.read = bool(raw)
     intake.confirm = [name for name in intake.saved if name != expected or _had_value(draft, name)]
-    if notes and raw.get("setting") == "ambulatory_surgery_center":
-        intake.confirm = [name for name in intake.confirm if name != "setting"]  # the note says it
     return intake
 
 

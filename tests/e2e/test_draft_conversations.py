@@ -316,8 +316,7 @@ def test_a_value_at_the_cancel_question_is_the_forms_answer_and_nothing_is_cance
     assert f"I'm keeping draft request {reference}" in reply
     draft = saved(assistant, reference)
     assert draft["status"] == "open" and draft["facility_name"] == "Lakeside Surgery Center"
-    assert draft["setting"] == "ambulatory_surgery_center"  # the name says it
-    assert last_line(reply) == "Which procedure codes (CPT or HCPCS, separated by commas, for example 27447)?"
+    assert last_line(reply).startswith("Where will it be done")
 
 
 # ---------------------------------------------------------------- diagnoses

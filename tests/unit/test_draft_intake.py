@@ -166,12 +166,10 @@ def test_a_facility_name_where_the_setting_is_asked(factory, text, setting, faci
     assert result.notes == ([note] if note else []) and result.errors == []
 
 
-def test_a_surgery_center_given_as_the_facility_also_sets_the_setting(factory):
+def test_a_surgery_center_given_as_the_facility_leaves_the_setting_to_its_question(factory):
     result = intake(factory, filled(factory), "Lakeside Surgery Center", "facility_name")
-    assert result.draft.setting == "ambulatory_surgery_center" and "setting" not in result.confirm
-    assert result.notes == [
-        "Lakeside Surgery Center is an ambulatory surgery center, so I've saved that as the setting."
-    ]
+    assert result.draft.facility_name == "Lakeside Surgery Center" and result.draft.setting is None
+    assert result.next_field() == "setting"
 
 
 # ---------------------------------------------------------------- what's left, dates, the review button
