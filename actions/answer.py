@@ -15,6 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from actions import backend
 from actions.context import context_from
 from priorauth.answering import answer_for, needs_subject, topic_for
+from priorauth.drafts.intake import start_draft_buttons
 from priorauth.kb.queries import PLAN_LABELS
 from priorauth.render import asker_of, for_widget, render, render_full
 
@@ -73,7 +74,14 @@ class ActionAnswer(Action):
             return context.slot_events()
         channel = tracker.get_latest_input_channel()
         text, payload = render(answer, message, asker_of(channel, message), backend.fact_index(), context.new)
-        send(dispatcher, channel, text, payload, more=payload["shortened"], choices=plan_buttons(answer))
+        send(
+            dispatcher,
+            channel,
+            text,
+            payload,
+            more=payload["shortened"],
+            choices=[*plan_buttons(answer), *start_draft_buttons(answer)],
+        )
         return [*context.slot_events(), SlotSet("last_topic", topic)]
 
 

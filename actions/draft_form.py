@@ -22,15 +22,15 @@ from actions import backend
 from actions.drafts import (
     FIELD_SLOTS,
     SLOT_FIELDS,
-    codes_in,
     draft_slots,
+    last_answered,
     owner_of,
-    read_fields,
+    previous_bot_texts,
     report,
     repository,
-    save_answers,
     utter_outlook,
 )
+from priorauth.drafts.intake import asks_whats_left, codes_in, missing_line, read_fields, take_answer
 from priorauth.drafts.models import Draft
 from priorauth.drafts.repository import DraftError, DraftRepository
 from priorauth.drafts.validators import FIELDS, validate_fields
@@ -109,6 +109,9 @@ class ValidateDraftForm(Action):
         if resuming(tracker):  # back from a question, a summary, or just (re)activated
             return next_step(repo, draft, errors=())
         text = tracker.latest_message.get("text") or ""
+        if asks_whats_left(text):  # answered here, whatever the intent ("what more do you need?" reads as help)
+            dispatcher.utter_message(text=missing_line(draft))
+            return next_step(repo, draft, errors=())
         raw = read_fields(text, repo.today(), expected=requested)
         checker = repository(factory, codes_in(raw, draft))
         if is_interruption(tracker, text, requested, raw, checker):
@@ -116,10 +119,11 @@ class ValidateDraftForm(Action):
         if not raw:
             dispatcher.utter_message(response="utter_draft_not_understood")
             return next_step(repo, draft, errors=())
-        draft, results = save_answers(checker, draft, owner, raw)
-        report(dispatcher, draft, results)
-        events = next_step(repo, draft, errors=[error.field for error in results.errors])
-        if {"procedure_codes", "setting", "diagnosis_codes", "date_of_service"} & set(results.valid):
+        intake = take_answer(checker, draft, owner, text, requested, last_answered(repo, draft, owner))
+        report(dispatcher, intake, previous_bot_texts(tracker))
+        draft = intake.draft
+        events = next_step(repo, draft, errors=[error.field for error in intake.errors])
+        if {"procedure_codes", "setting", "diagnosis_codes", "date_of_service"} & set(intake.saved):
             events += utter_outlook(dispatcher, tracker, factory, draft, last_said=tracker.get_slot("draft_outlook"))
         return events
 

@@ -26,8 +26,18 @@ from actions.answer import PAYLOAD_CHANNELS
 from actions.context import context_from
 from priorauth.agent_proof import agent_vouched
 from priorauth.drafts.export import DraftNotReady, to_pas_bundle
+from priorauth.drafts.intake import (
+    Intake,
+    codes_in,
+    draft_repository,
+    missing_line,
+    named_procedure,
+    plural,
+    procedure_line,
+    read_fields,
+    take_answer,
+)
 from priorauth.drafts.models import Draft, required_fields, utc_now
-from priorauth.drafts.parsing import extract_fields
 from priorauth.drafts.repository import (
     DraftAccessDenied,
     DraftClosed,
@@ -36,18 +46,7 @@ from priorauth.drafts.repository import (
     DraftRepository,
     normalize_reference,
 )
-from priorauth.drafts.validators import (
-    FIELD_LABELS,
-    FIELDS,
-    MONTHS,
-    SETTINGS,
-    FieldError,
-    FieldResults,
-    validate_fields,
-    validate_procedure_codes,
-)
-from priorauth.kb import models as kb
-from priorauth.kb.queries import known_code, program_chain
+from priorauth.drafts.validators import FIELD_LABELS, FIELDS, SETTINGS, validate_fields
 from priorauth.kb.requirement import review_requirement
 from priorauth.kb.results import Answer, Status
 from priorauth.render import HEADLINES, payload, source_line
@@ -58,6 +57,8 @@ logger = logging.getLogger(__name__)
 FIELD_SLOTS = {name: f"draft_{name}" for name in FIELDS}
 SLOT_FIELDS = {slot: name for name, slot in FIELD_SLOTS.items()}
 STATUS_LABELS = {"open": "in progress", "ready": "ready to export", "cancelled": "cancelled"}
+# "what's left", "what do you still need": only the missing fields, not the whole summary.
+WHATS_LEFT = re.compile(r"\b(?:left|still\s+need|still\s+missing|missing|remaining|to\s+go|else)\b", re.IGNORECASE)
 REFERENCE_IN_TEXT = re.compile(r"\bDR(-|\s?)([2-9A-HJ-NP-Z]{6})\b", re.IGNORECASE)
 
 # Data-dependent texts of this module, kept together; fixed texts are utter_draft_* responses.
@@ -105,42 +106,8 @@ def reference_in(text: str | None) -> str | None:
 
 
 def repository(factory: sessionmaker, codes: Iterable[str] = ()) -> DraftRepository:
-    """A repository whose validation knows the KB's codes and the programs' first dates of service."""
-
-    def known(code: str) -> bool:
-        with factory() as session:
-            return known_code(session, code)
-
-    return DraftRepository(
-        factory, clock, known_code=known, earliest_service_date=earliest_service_date(factory, codes)
-    )
-
-
-def earliest_service_date(factory: sessionmaker, codes: Iterable[str]) -> date | None:
-    """The latest program start date among the programs that review these procedure codes."""
-    codes = [str(code).strip().upper() for code in codes]
-    if not codes:
-        return None
-    starts = []
-    with factory() as session:
-        for code in codes:
-            row = session.get(kb.ProcedureCode, code)
-            procedure = session.get(kb.Procedure, row.procedure_id) if row else None
-            if procedure is not None:
-                chain = program_chain(session, procedure.program_id)
-                starts += [program.effective_from for program in chain if program.effective_from]
-    return max(starts, default=None)
-
-
-def codes_in(raw: dict[str, Any], draft: Draft | None = None) -> list[str]:
-    """Procedure codes already on the draft and those the message gives (if well formed)."""
-    codes = list(draft.procedure_codes or []) if draft is not None else []
-    if raw.get("procedure_codes"):
-        try:
-            codes += validate_procedure_codes(raw["procedure_codes"]).value
-        except FieldError:
-            pass
-    return codes
+    """A repository on this module's clock whose validation knows the KB's codes and programs' start dates."""
+    return draft_repository(factory, clock, codes)
 
 
 def current_draft(repo: DraftRepository, tracker: Tracker, owner: str) -> Draft | None:
@@ -165,64 +132,44 @@ def current_draft(repo: DraftRepository, tracker: Tracker, owner: str) -> Draft 
     return next(iter(repo.list_for_owner(owner, status="ready")), None)
 
 
-# ---------------------------------------------------------------- reading answers
-_VALUE_CUE = re.compile(r"\s+(?:to|into|as|should\s+be|is\s+now)\s+(?=\S)", re.IGNORECASE)
-_MONTH_DAY = re.compile(r"^(\d{1,2})[/.\-](\d{1,2})$")
-_MONTH_DAY_SHORT_YEAR = re.compile(r"^(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{2})$")
-_MONTH_NAME_DAY = re.compile(r"^([a-z]+)\.?\s+(\d{1,2})(?:st|nd|rd|th)?$", re.IGNORECASE)
+# ---------------------------------------------------------------- saying what a message did
+def report(dispatcher: CollectingDispatcher, intake: Intake, said: Iterable[str] = ()) -> None:
+    """The corrections confirmed in one line, notes, each invalid field's own message, then warnings.
 
-
-def read_fields(text: str, today: date, expected: str | None = None) -> dict[str, str]:
-    """The raw draft fields of a message, with "change X to Y" and yearless service dates understood."""
-    if expected != "site_of_care_reason":  # a reason is free text: keep its words
-        text = _VALUE_CUE.sub(" ", text or "")
-    raw = extract_fields(text, expected=expected)
-    if "date_of_service" in raw:
-        raw["date_of_service"] = complete_service_date(raw["date_of_service"], today)
-    return raw
-
-
-def complete_service_date(raw: str, today: date) -> str:
-    """Give "3/4" or "Dec 2nd" the year of its next occurrence, and "3/4/27" its century.
-
-    Only for a date of service, which is never in the past; anything else is returned unchanged
-    for the validator to judge.
+    ``said`` holds the bot's texts of the previous turn: an error is never sent twice in a row.
     """
-    text = raw.strip()
-    if match := _MONTH_DAY_SHORT_YEAR.match(text):
-        month, day, year = match.groups()
-        return f"{month}/{day}/20{year}"
-    if match := _MONTH_DAY.match(text):
-        month, day = int(match.group(1)), int(match.group(2))
-    elif (match := _MONTH_NAME_DAY.match(text)) and match.group(1).lower() in MONTHS:
-        month, day = MONTHS[match.group(1).lower()], int(match.group(2))
-    else:
-        return raw
-    for year in (today.year, today.year + 1):
-        try:
-            candidate = date(year, month, day)
-        except ValueError:
-            return raw
-        if candidate >= today:
-            return f"{month}/{day}/{year}"
-    return raw
+    if intake.confirm:
+        dispatcher.utter_message(response="utter_draft_updated", confirmation=intake.confirmation())
+    for note in intake.notes:
+        dispatcher.utter_message(text=note)
+    said = set(said)
+    for error in intake.errors:
+        if f"{error.message}." in said:
+            dispatcher.utter_message(response="utter_draft_still_invalid", field=FIELD_LABELS[error.field].lower())
+        else:
+            dispatcher.utter_message(response="utter_draft_field_invalid", error=error.message)
+    for warning in intake.warnings:
+        dispatcher.utter_message(response="utter_draft_warning", warning=warning)
 
 
-def save_answers(repo: DraftRepository, draft: Draft, owner: str, raw: dict[str, str]) -> tuple[Draft, FieldResults]:
-    """Save every valid field of ``raw`` at once; invalid ones are returned, never stored."""
-    results = validate_fields(raw, repo.validation_context())
-    if results.valid:
-        draft = repo.set_fields(draft.reference, owner, {name: raw[name] for name in results.valid})
-    return draft, results
+def previous_bot_texts(tracker: Tracker) -> list[str]:
+    """What the bot said between the user's previous message and the latest one."""
+    texts: list[str] = []
+    users = 0
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            users += 1
+            if users == 2:
+                break
+        elif event.get("event") == "bot" and users == 1 and event.get("text"):
+            texts.append(event["text"])
+    return texts
 
 
-def report(dispatcher: CollectingDispatcher, draft: Draft, results: FieldResults) -> None:
-    """Each invalid field's own message, then the warnings of the fields just saved."""
-    for error in results.errors:
-        dispatcher.utter_message(response="utter_draft_field_invalid", error=error.message)
-    for name in results.valid:
-        for warning in (draft.warnings or {}).get(name, []):
-            dispatcher.utter_message(response="utter_draft_warning", warning=warning)
+def last_answered(repo: DraftRepository, draft: Draft, owner: str) -> str | None:
+    """The field the owner gave last: what an unlabelled "I meant …" corrects."""
+    events = [e for e in repo.events(draft.reference, owner) if e.action in ("field_set", "field_changed")]
+    return events[-1].field if events else None
 
 
 # ---------------------------------------------------------------- showing a draft
@@ -381,7 +328,8 @@ def none_found(dispatcher: CollectingDispatcher) -> list[EventType]:
 
 # ---------------------------------------------------------------- the actions
 class ActionStartDraft(DraftAction):
-    """Opens a draft, pre-filled from the request's words and entities, and says what it will face."""
+    """Opens a draft, pre-filled from the request's words and entities, or from the question just
+    answered ("let's start one"), says what it took from where, and what the request will face."""
 
     opens_form = True
 
@@ -391,16 +339,50 @@ class ActionStartDraft(DraftAction):
     def act(self, dispatcher, tracker, factory, owner):
         repo = repository(factory)
         raw = prefill(tracker, repo.today())
-        repo = repository(factory, codes_in(raw))
-        results = validate_fields(raw, repo.validation_context())
-        draft = repo.open(owner, {name: raw[name] for name in results.valid})
+        remembered = remembered_fields(tracker, raw)
+        procedure = named_procedure(factory, procedure_in(tracker))
+        if procedure and len(procedure.codes) == 1 and "procedure_codes" not in raw:
+            remembered["procedure_codes"] = procedure.codes[0]
+        repo = repository(factory, codes_in({**remembered, **raw}))
+        results = validate_fields({**remembered, **raw}, repo.validation_context())
+        values = {name: {**remembered, **raw}[name] for name in results.valid}
+        previous = conversation_draft(repo, tracker, owner)
+        if previous is not None and is_empty(previous):  # "let's start one" just after starting one
+            draft = repo.set_fields(previous.reference, owner, values) if values else previous
+        else:
+            draft = repo.open(owner, values)
         dispatcher.utter_message(response="utter_draft_started", reference=draft.reference)
-        if results.valid:
-            dispatcher.utter_message(response="utter_draft_prefilled", fields=changes_text(repo, draft, results.valid))
-        report(dispatcher, draft, results)
+        if previous is not None and previous.reference != draft.reference:
+            dispatcher.utter_message(response="utter_draft_previous_kept", reference=previous.reference)
+        given = [name for name in results.valid if name in raw]
+        if given:
+            dispatcher.utter_message(response="utter_draft_prefilled", fields=changes_text(repo, draft, given))
+        recalled = [name for name in results.valid if name not in raw]
+        if recalled:
+            dispatcher.utter_message(response="utter_draft_recalled", fields=changes_text(repo, draft, recalled))
+        elif procedure and "procedure_codes" not in results.valid:
+            dispatcher.utter_message(text=procedure_line(procedure))
+        warnings = [w for name in results.valid for w in (draft.warnings or {}).get(name, [])]
+        report(dispatcher, Intake(draft, draft, errors=list(results.errors), warnings=warnings))
         context = context_from(tracker)
         events = [*context.slot_events(), *draft_slots(repo, draft), SlotSet("draft_outlook", None)]
-        return events + utter_outlook(dispatcher, tracker, factory, draft, context.get("procedure"))
+        return events + utter_outlook(dispatcher, tracker, factory, draft, procedure_in(tracker))
+
+
+def conversation_draft(repo: DraftRepository, tracker: Tracker, owner: str) -> Draft | None:
+    """The open draft this conversation is working on, if any."""
+    reference = tracker.get_slot("draft_reference")
+    if not reference:
+        return None
+    try:
+        draft = repo.get(reference, owner)
+    except (DraftNotFound, DraftAccessDenied):
+        return None
+    return draft if draft.status == "open" else None
+
+
+def is_empty(draft: Draft) -> bool:
+    return all(getattr(draft, name) in (None, "", []) for name in FIELDS)
 
 
 def prefill(tracker: Tracker, today: date) -> dict[str, str]:
@@ -422,8 +404,49 @@ def prefill(tracker: Tracker, today: date) -> dict[str, str]:
     return {name: raw[name] for name in FIELDS if raw.get(name)}
 
 
+def after_an_answer(tracker: Tracker) -> bool:
+    """Whether the bot's last action before this message answered a question ("ok let's start one")."""
+    seen_user = False
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            if seen_user:
+                return False
+            seen_user = True
+        elif seen_user and event.get("event") == "action" and event.get("name") != "action_listen":
+            return event.get("name") in ("action_answer", "action_fallback")
+    return False
+
+
+def names_a_subject(tracker: Tracker) -> bool:
+    entities = tracker.latest_message.get("entities") or []
+    return any(e.get("entity") in ("procedure", "cpt_code", "program") for e in entities)
+
+
+def remembered_fields(tracker: Tracker, raw: dict[str, str]) -> dict[str, str]:
+    """The code and diagnoses of the question just answered, for a request that names none itself."""
+    if names_a_subject(tracker) or "procedure_codes" in raw or not after_an_answer(tracker):
+        return {}
+    remembered = {}
+    if tracker.get_slot("cpt_code"):
+        remembered["procedure_codes"] = str(tracker.get_slot("cpt_code"))
+    if tracker.get_slot("diagnosis_code") and "diagnosis_codes" not in raw:
+        remembered["diagnosis_codes"] = ", ".join(tracker.get_slot("diagnosis_code"))
+    return remembered
+
+
+def procedure_in(tracker: Tracker) -> str | None:
+    """The procedure named in words, by the request or, after an answer, by the question."""
+    latest = [e for e in tracker.latest_message.get("entities") or [] if e.get("entity") == "procedure"]
+    if latest:
+        return str(latest[0]["value"])
+    if names_a_subject(tracker) or not after_an_answer(tracker):
+        return None
+    return tracker.get_slot("procedure")
+
+
 class ActionShowDraft(DraftAction):
-    """The draft's summary (masked); an open draft then continues with the form."""
+    """The draft's summary (masked), or only what it still needs when that is asked; an open draft
+    then continues with the form."""
 
     opens_form = True
 
@@ -435,12 +458,15 @@ class ActionShowDraft(DraftAction):
         draft = current_draft(repo, tracker, owner)
         if draft is None:
             return none_found(dispatcher)
-        utter_summary(dispatcher, tracker, repo, draft)
+        if draft.status == "open" and WHATS_LEFT.search(tracker.latest_message.get("text") or ""):
+            dispatcher.utter_message(text=missing_line(draft))
+        else:
+            utter_summary(dispatcher, tracker, repo, draft)
         return draft_slots(repo, draft)
 
 
 class ActionChangeDraft(DraftAction):
-    """Changes the fields a message names ("change the date of service to 3/4"), each validated."""
+    """Changes the fields a message names ("change the date of service to 3/4"), each validated and confirmed."""
 
     opens_form = True
 
@@ -452,20 +478,17 @@ class ActionChangeDraft(DraftAction):
         draft = current_draft(repo, tracker, owner)
         if draft is None:
             return none_found(dispatcher)
-        raw = read_fields(tracker.latest_message.get("text") or "", repo.today())
+        text = tracker.latest_message.get("text") or ""
+        raw = read_fields(text, repo.today())
         if not raw:
             dispatcher.utter_message(response="utter_draft_change_how")
             return draft_slots(repo, draft)
-        draft, results = save_answers(repository(factory, codes_in(raw, draft)), draft, owner, raw)
-        if results.valid:
-            dispatcher.utter_message(
-                response="utter_draft_saved",
-                reference=draft.reference,
-                changes=changes_text(repo, draft, results.valid),
-            )
-        report(dispatcher, draft, results)
+        intake = take_answer(repository(factory, codes_in(raw, draft)), draft, owner, text)
+        report(dispatcher, intake, previous_bot_texts(tracker))
         last_said = tracker.get_slot("draft_outlook")
-        return draft_slots(repo, draft) + utter_outlook(dispatcher, tracker, factory, draft, last_said=last_said)
+        return draft_slots(repo, intake.draft) + utter_outlook(
+            dispatcher, tracker, factory, intake.draft, last_said=last_said
+        )
 
 
 class ActionAskCancelDraft(DraftAction):
@@ -503,7 +526,10 @@ class ActionCancelDraft(DraftAction):
 
 
 class ActionKeepDraft(DraftAction):
-    """The user did not confirm the cancellation: keep the draft and, if open, go on filling it in."""
+    """The user did not confirm the cancellation: keep the draft and, if open, go on filling it in.
+
+    A message that is neither yes nor no (a field's value, a correction) is taken as the form's answer.
+    """
 
     opens_form = True
 
@@ -518,6 +544,15 @@ class ActionKeepDraft(DraftAction):
         repo = repository(factory)
         draft = repo.get(reference, owner)
         dispatcher.utter_message(response="utter_draft_kept", reference=draft.reference)
+        intent = (tracker.latest_message.get("intent") or {}).get("name")
+        text = tracker.latest_message.get("text") or ""
+        if intent != "deny" and draft.status != "cancelled" and not text.startswith("/"):
+            expected = next(iter(repo.missing_fields(draft)), None)
+            raw = read_fields(text, repo.today(), expected=expected)
+            checker = repository(factory, codes_in(raw, draft))
+            intake = take_answer(checker, draft, owner, text, expected, last_answered(repo, draft, owner))
+            report(dispatcher, intake)
+            draft = intake.draft
         return [SlotSet("draft_cancel_candidate", None), *draft_slots(repo, draft)]
 
 
@@ -545,7 +580,7 @@ def list_line(repo: DraftRepository, draft: Draft) -> str:
     missing = repo.missing_fields(draft)
     line = f"- {draft.reference}: {STATUS_LABELS[draft.status]}, {codes}, changed {draft.updated_at.date().isoformat()}"
     if draft.status == "open" and missing:
-        line += f" ({len(missing)} fields to go)"
+        line += f" ({len(missing)} {plural(len(missing), 'field')} to go)"
     return line
 
 

@@ -84,6 +84,12 @@ _FILLER = re.compile(
 )
 _LEAD = re.compile(r"^[\s:=#\-–,.]*(?:(?:is|are|was|of|number|no\.?|#)(?:\s+|(?=\d))[\s:=#\-–]*)*", re.I)
 _TRAIL = re.compile(r"(?:[\s,;.]+|\s+(?:and|with|for))+$", re.I)
+# Words before a corrected value ("is actually 1245319599", "should read 98-7654321").
+_FILLER_WORDS = re.compile(
+    r"^(?:\W*\b(?:actually|really|now|use|read|reads|should|be|is|it|it's|the|new|right|correct|one|wrong"
+    r"|please)\b)+\W*",
+    re.I,
+)
 _DATE_RE = re.compile(rf"\b{_DATE}\b", re.I)
 _IDENTIFIER = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9\-]|\s(?=\d))*")
 _CODE_TOKEN = re.compile(r"[A-Za-z0-9.]+|[,;/&]")
@@ -196,10 +202,11 @@ def _which_npi(found: dict, expected) -> str:
 
 def _value_of(field: str, segment: str) -> tuple[str, str]:
     """Split a labelled segment into the field's raw value and the unclaimed rest."""
-    if field in _DATE_FIELDS and (match := _DATE_RE.match(segment)):
+    # A date or an ID is found past words around it ("it's 7/9/1962", "is wrong, use 1234567893").
+    if field in _DATE_FIELDS and (match := _DATE_RE.search(segment)):
         return match.group(0), segment[match.end() :]
-    match = _IDENTIFIER.match(segment) if field in _ID_FIELDS else None
-    if match and re.search(r"\d", match.group(0)):
+    match = _first_with_digit(segment) if field in _ID_FIELDS else None
+    if match:
         return _clean(match.group(0)), segment[match.end() :]
     if field in _CODE_FIELDS:
         return _codes(segment)
@@ -207,6 +214,12 @@ def _value_of(field: str, segment: str) -> tuple[str, str]:
         return _clean(segment), ""
     clause, _, rest = segment.partition(",") if "," in segment else segment.partition(";")
     return _clean(clause), rest
+
+
+def _first_with_digit(segment: str) -> re.Match | None:
+    segment_start = _FILLER_WORDS.match(segment)
+    start = segment_start.end() if segment_start else 0
+    return next((m for m in _IDENTIFIER.finditer(segment, start) if re.search(r"\d", m.group(0))), None)
 
 
 def _codes(segment: str) -> tuple[str, str]:

@@ -243,14 +243,15 @@ def normalize_icd10cm(code: str) -> str | None:
 
 
 def validate_diagnosis_codes(raw: Any, known_code: KnownCode | None = None) -> Validated:
+    """ICD-10-CM codes by their form only. The knowledge base lists procedure codes, not diagnoses
+    (the sources use a diagnosis only in the notification-only rule), so ``known_code`` is ignored."""
     tokens = _split_codes(raw)
     codes = [normalize_icd10cm(token) for token in tokens]
     bad = [token for token, code in zip(tokens, codes, strict=True) if code is None]
     if not tokens or bad:
         expected = "ICD-10-CM codes like M17.11 (a letter, a digit, a letter or digit, then up to 4 more)"
         raise _fail("diagnosis_codes", expected, bad or raw)
-    codes = list(dict.fromkeys(codes))
-    return Validated(codes, _unknown_code_warnings(codes, known_code))
+    return Validated(list(dict.fromkeys(codes)))
 
 
 def parse_us_date(raw: Any, today: date | None = None) -> date | None:

@@ -27,11 +27,11 @@ from actions.drafts import (
     ActionListDrafts,
     ActionShowDraft,
     ActionStartDraft,
-    complete_service_date,
     repository,
 )
 from priorauth.agent_proof import sign_proof
 from priorauth.db import create_all, make_engine, make_session_factory
+from priorauth.drafts.intake import complete_service_date
 from priorauth.drafts.validators import FIELDS
 from priorauth.kb.loader import load_kb
 from tests.conftest import KB_DIR, ROOT, SOURCES_DIR
@@ -205,13 +205,13 @@ def test_an_unlabelled_answer_fills_the_requested_field_and_the_next_missing_is_
 )
 def test_an_invalid_answer_gets_its_own_message_is_not_stored_and_is_asked_again(database, requested, text, message):
     _, slots = start()
-    _, slots, _ = answer(form_slots(slots), "facility Mercy Surgery Center")  # an earlier answer
+    _, slots, _ = answer(form_slots(slots), "facility Mercy West")  # an earlier answer (its name says no setting)
     messages, slots, events = answer(form_slots(slots, requested), text)
     assert responses(messages) == ["utter_draft_field_invalid"]
     assert messages[0]["error"].startswith(message)
     assert slots["requested_slot"] == requested and slots[requested] is None
     draft = repo(database).get(slots["draft_reference"], SENDER)
-    assert draft.facility_name == "Mercy Surgery Center"  # kept
+    assert draft.facility_name == "Mercy West"  # kept
     assert getattr(draft, requested.removeprefix("draft_")) in (None, [])  # the bad value is not stored
     # A slot other than requested_slot is set, or Rasa would reject the form instead of re-asking.
     assert any(e["name"] != "requested_slot" for e in events if e["event"] == "slot")
@@ -222,7 +222,8 @@ def test_with_several_fields_the_valid_ones_are_saved_and_only_the_invalid_one_a
     messages, slots, _ = answer(form_slots(slots), f"member id {MEMBER_ID}, dob 3/4/1960, NPI 1234567890")
     draft = repo(database).get(slots["draft_reference"], SENDER)
     assert draft.member_id == MEMBER_ID and draft.member_dob == date(1960, 3, 4) and draft.ordering_npi is None
-    assert "got 1234567890" in messages[0]["error"]
+    assert "got 1234567890" in next(m for m in messages if m["response"] == "utter_draft_field_invalid")["error"]
+    assert messages[0]["confirmation"] == "Date of birth saved (**/04/1960)."  # given before it was asked
     assert slots["requested_slot"] == "draft_ordering_npi"
 
 
@@ -333,7 +334,8 @@ def test_change_the_date_of_service_without_a_year_takes_its_next_occurrence(dat
         ActionChangeDraft(), tracker("change_draft", "change the date of service to 3/4", slots=slots)
     )
     assert repo(database).get(slots["draft_reference"], SENDER).date_of_service == date(2027, 3, 4)
-    assert messages[0]["response"] == "utter_draft_saved" and "Date of service 2027-03-04" in messages[0]["changes"]
+    assert messages[0]["response"] == "utter_draft_updated"
+    assert messages[0]["confirmation"] == "Date of service updated (03/04/2027)."
     assert changed["draft_open"] is False  # still complete: no form
 
 
