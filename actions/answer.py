@@ -11,9 +11,10 @@ from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.exc import SQLAlchemyError
 
 from actions import backend
+from actions.clarify import ask_for_subject, ask_which_procedure
 from actions.context import context_from
 from actions.fallback import ActionFallback
-from priorauth.answering import answer_for, needs_subject, topic_for
+from priorauth.answering import answer_for, needs_choice, needs_subject, topic_for
 from priorauth.render import follow_up_question, render
 
 logger = logging.getLogger(__name__)
@@ -39,14 +40,15 @@ class ActionAnswer(Action):
         context = context_from(tracker)
         last_topic = tracker.get_slot("last_topic")
         known = dict(context.values, diagnosis_code=context.diagnoses)
-        topic = topic_for(intent, last_topic, known, tracker.latest_message.get("text") or "")
+        topic = topic_for(intent, last_topic, known, tracker.latest_message.get("text") or "", context.new)
         if intent == "inform" and not context.new:
             topic = None  # a "follow-up" that adds nothing is not understood
         if topic is None:
             return await ActionFallback().ask_to_rephrase(dispatcher, tracker)
+        if needs_choice(topic, known, context.families):
+            return ask_which_procedure(dispatcher, context, topic)
         if needs_subject(topic, known):
-            dispatcher.utter_message(response="utter_ask_which_procedure")
-            return [*context.slot_events(), SlotSet("last_topic", topic)]
+            return ask_for_subject(dispatcher, tracker, context, topic)
         try:
             with backend.session_factory()() as session:
                 answer = answer_for(session, topic, known, tracker.latest_message.get("text") or "")

@@ -5,12 +5,16 @@
 
 from __future__ import annotations
 
+import re
+
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from priorauth.kb import models as m
 from priorauth.kb import queries as q
 from priorauth.kb.requirement import review_requirement
 from priorauth.kb.results import Answer
-from priorauth.nlu.cues import asks_for_address, contact_kind, first_date
+from priorauth.nlu.cues import asks_for_address, asks_if_required, asks_validity, contact_kind, first_date
 
 INTENT_TOPICS = {
     "ask_review_required": "review_requirement",
@@ -55,17 +59,37 @@ FOLLOW_UP_TOPICS = {
     "effective_dates",
     "lines_of_business",
     "rehabilitation",
+    "site_of_care",
+    "guideline_changes",
+    "notification_only",
 }
+# After a denial, "how long do we have?" asks for that topic's deadline, not an approval's validity.
+DENIAL_TOPICS = {"reconsideration", "peer_to_peer"}
+SUBJECTS = ("procedure", "cpt_code", "program")
+# Topics that answer for one procedure: a generic word ("hip") is not enough to answer them.
+PROCEDURE_TOPICS = {"review_requirement", "validity"}
 
 
-def topic_for(intent: str, last_topic: str | None, known: dict, text: str = "") -> str | None:
-    """The topic to answer: the intent's, or for a follow-up the last one (review by default)."""
+def topic_for(
+    intent: str, last_topic: str | None, known: dict, text: str = "", new: set[str] | frozenset = frozenset()
+) -> str | None:
+    """The topic to answer: the intent's, or for a follow-up the last one (review by default).
+
+    ``new`` names what the latest message itself said (entity types); ``known`` is everything known so far.
+    """
+    has_subject = any(known.get(k) for k in SUBJECTS)
     if intent in INTENT_TOPICS:
         topic = INTENT_TOPICS[intent]
         if topic == "notification_only" and known.get("cpt_code"):
             return "review_requirement"  # a particular code: decide it, with the diagnosis if given
         if topic == "portal_features" and asks_for_address(text):
             return "contact"
+        if topic == "review_requirement" and asks_validity(text) and has_subject:
+            return "validity"  # "hip replacement approved Sept 1, surgery got pushed: redo the auth?"
+        if topic == "validity" and last_topic in DENIAL_TOPICS and not new & {*SUBJECTS, "procedure_family"}:
+            return last_topic  # "how long do we have?" after a denial: that deadline
+        if topic == "contact" and asks_if_required(text) and has_subject and last_topic == "review_requirement":
+            return "review_requirement"  # "so we don't have to contact AIM at all?"
         if (
             topic == "review_requirement"
             and known.get("program") == "rehabilitation"
@@ -86,7 +110,31 @@ def topic_for(intent: str, last_topic: str | None, known: dict, text: str = "") 
 
 
 def needs_subject(topic: str, known: dict) -> bool:
-    return topic == "review_requirement" and not any(known.get(k) for k in ("procedure", "cpt_code", "program"))
+    return topic == "review_requirement" and not any(known.get(k) for k in SUBJECTS)
+
+
+def needs_choice(topic: str, known: dict, families: list[str]) -> bool:
+    """A generic word ("hip", "fusion") and no procedure: ask which procedure before answering."""
+    return topic in PROCEDURE_TOPICS and bool(families) and not any(known.get(k) for k in SUBJECTS)
+
+
+def family_candidates(session: Session, families: list[str]) -> list[tuple[str, str]]:
+    """(id, name) of the procedures a generic word may mean, from the knowledge base's own names and synonyms;
+    for two words ("ankle fusion") the procedures both fit, else those either fits."""
+    sets = []
+    for word in families:
+        ids = {
+            target
+            for target, term in session.execute(
+                select(m.Alias.target_id, m.Alias.term).where(m.Alias.kind == "procedure")
+            ).all()
+            if word in re.findall(r"[a-z0-9]+", term) or word + "s" in re.findall(r"[a-z0-9]+", term)
+        }
+        sets.append(ids)
+    both = set.intersection(*sets) if sets else set()
+    chosen = both or set().union(*sets)
+    rows = session.execute(select(m.Procedure.id, m.Procedure.name).where(m.Procedure.id.in_(chosen))).all()
+    return sorted(((r.id, r.name) for r in rows), key=lambda r: r[1])
 
 
 def answer_for(session: Session, topic: str, known: dict, text: str = "") -> Answer:
