@@ -46,7 +46,9 @@ class ActionAnswer(Action):
         if topic is None:
             return await ActionFallback().ask_to_rephrase(dispatcher, tracker)
         if needs_choice(topic, known, context.families):
-            return ask_which_procedure(dispatcher, context, topic)
+            events = ask_which_procedure(dispatcher, context, topic, known)
+            if events is not None:
+                return events
         if needs_subject(topic, known):
             return ask_for_subject(dispatcher, tracker, context, topic)
         try:

@@ -13,13 +13,24 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions import backend
 from actions.context import Context
 from priorauth.answering import family_candidates
+from priorauth.kb import models as m
 from priorauth.nlu.cues import names_something
 
 
-def ask_which_procedure(dispatcher: CollectingDispatcher, context: Context, topic: str) -> list[dict[str, Any]]:
-    """ "Did you mean A or B?" with buttons; a button sets the procedure and answers the pending question."""
+def ask_which_procedure(
+    dispatcher: CollectingDispatcher, context: Context, topic: str, known: dict
+) -> list[dict[str, Any]] | None:
+    """ "Did you mean A or B?" with buttons; a button sets the procedure and answers the pending question.
+
+    Returns None, with the program in ``known``, when the answer is the same whichever is meant: how long an
+    approval lasts is a program's rule, so "hip" (replacement or arthroscopy, both joint surgery) needs no choice.
+    """
     with backend.session_factory()() as session:
         candidates = family_candidates(session, context.families)
+        programs = {session.get(m.Procedure, pid).program_id for pid, _ in candidates}
+    if topic == "validity" and len(programs) == 1:
+        known["program"] = programs.pop()
+        return None
     if not candidates:
         dispatcher.utter_message(response="utter_ask_which_procedure")
     else:

@@ -197,3 +197,8 @@ def test_a_procedure_not_on_the_lists_is_said_to_be_not_listed():
     assert messages[0]["response"] == "utter_procedure_not_listed"
     messages, _ = run(tracker("ask_review_required", "does it need prior auth?"))
     assert messages[0]["response"] == "utter_ask_which_procedure"
+
+
+def test_validity_needs_no_choice_when_every_candidate_has_the_same_program():
+    messages, _ = run(tracker("ask_validity", "hip auth validity", [entity("procedure_family", "hip")]))
+    assert "60 calendar days" in messages[0]["text"] and "10 business days" not in messages[0]["text"]
