@@ -14,7 +14,15 @@ from priorauth.kb import models as m
 from priorauth.kb import queries as q
 from priorauth.kb.requirement import review_requirement
 from priorauth.kb.results import Answer
-from priorauth.nlu.cues import asks_for_address, asks_if_required, asks_validity, contact_kind, first_date
+from priorauth.nlu.cues import (
+    asks_for_address,
+    asks_how_early,
+    asks_if_required,
+    asks_if_reviewed,
+    asks_validity,
+    contact_kind,
+    first_date,
+)
 
 INTENT_TOPICS = {
     "ask_review_required": "review_requirement",
@@ -49,6 +57,8 @@ PLAIN_TOPICS = {
     "guideline_changes",
     "post_service",
 }
+# Topics a classifier may pick for a message that names a procedure and asks whether it needs review.
+REVIEW_SHAPED = {"guideline_changes", "review_process", "exclusions", "rehabilitation", "program_services"}
 # Topics whose answer changes with a procedure/program/setting/plan: a follow-up re-asks them.
 FOLLOW_UP_TOPICS = {
     "review_requirement",
@@ -86,6 +96,11 @@ def topic_for(
             return "contact"
         if topic == "review_requirement" and asks_validity(text) and has_subject:
             return "validity"  # "hip replacement approved Sept 1, surgery got pushed: redo the auth?"
+        if topic == "review_requirement" and asks_how_early(text) and has_subject:
+            return "effective_dates"  # "booked for 11/4/2020: how early can we send it?"
+        named = any(known.get(k) for k in ("procedure", "cpt_code")) and new & {"procedure", "cpt_code"}
+        if topic in REVIEW_SHAPED and named and asks_if_reviewed(text) and known.get("program") != "rehabilitation":
+            return "review_requirement"  # a named procedure and "does it need review?" is a review question
         if topic == "validity" and last_topic in DENIAL_TOPICS and not new & {*SUBJECTS, "procedure_family"}:
             return last_topic  # "how long do we have?" after a denial: that deadline
         if topic == "contact" and asks_if_required(text) and has_subject and last_topic == "review_requirement":

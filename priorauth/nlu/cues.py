@@ -116,3 +116,27 @@ _IF_REQUIRED_RE = re.compile(
 def asks_if_required(text: str) -> bool:
     """Whether the message asks if AIM must be involved at all ("so we don't have to contact AIM?")."""
     return bool(_IF_REQUIRED_RE.search(text or ""))
+
+
+# "Does it need review / approval?": the shape of a review question, whatever else the message says.
+_REVIEW_SHAPE_RE = re.compile(
+    r"\b(need|needs|needed|require|requires|required|requiring|subject\s+to|go|goes|going)\b[^.?!]{0,30}"
+    r"\b(review|reviewed|auth\w*|approval|PA|precert\w*|pre-?auth\w*|pre-?cert\w*|AIM)\b"
+    r"|\b(review|auth\w*|approval|PA|precert\w*|pre-?auth\w*)\b[^.?!]{0,25}\b(required|needed|necessary)\b"
+    r"|\b(is|does|do|will|would)\s+(that|this|it|AIM|they|those)\b[^.?!]{0,20}\breview",
+    re.I,
+)
+
+
+def asks_if_reviewed(text: str) -> bool:
+    return bool(_REVIEW_SHAPE_RE.search(text or ""))
+
+
+_HOW_EARLY_RE = re.compile(
+    r"\b(how\s+(early|soon)|earliest|when\s+can\s+(we|i)\s+(start\s+)?(submit|send|enter|request))\b", re.I
+)
+
+
+def asks_how_early(text: str) -> bool:
+    """Whether the message asks how early a request may be sent (a program's start dates)."""
+    return bool(_HOW_EARLY_RE.search(text or ""))
