@@ -82,6 +82,14 @@ P, NEW_P, CODE, REVIEW = {"procedure": "p"}, {"procedure"}, {"cpt_code": "62320"
         # a detail keeps the site-of-care or guideline question
         ("inform", "site_of_care", P, "at the ASC instead?", {"setting"}, "site_of_care"),
         ("inform", "guideline_changes", P, "and an RFA?", NEW_P, "guideline_changes"),
+        # a named procedure and a "does it need review?" shape is a review question whatever the classifier said
+        ("ask_guideline_changes", None, P, "is a separate review needed for the graft?", NEW_P, "review_requirement"),
+        ("ask_exclusions", None, P, "does AIM review an epidural adhesiolysis?", NEW_P, "review_requirement"),
+        ("ask_rehab", None, P, "is review required for an echo in an HMO pt?", NEW_P, "review_requirement"),
+        ("ask_guideline_changes", None, P, "will AIM approve an RFA after a fusion?", NEW_P, "guideline_changes"),
+        ("ask_guideline_changes", None, {}, "does the new criteria need review?", set(), "guideline_changes"),
+        # "how early can we send it?" with a procedure named: the program's dates
+        (REVIEW, None, P, "booked for 11/2/2020, how soon can we submit?", NEW_P, "effective_dates"),
     ],
 )  # fmt: skip
 def test_topic_for_real_phrasing(intent, last, known, text, new, topic):
