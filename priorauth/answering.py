@@ -20,6 +20,7 @@ from priorauth.nlu.cues import (
     asks_if_required,
     asks_if_reviewed,
     asks_validity,
+    asks_who_to_contact,
     contact_kind,
     first_date,
 )
@@ -94,6 +95,8 @@ def topic_for(
             return "review_requirement"  # a particular code: decide it, with the diagnosis if given
         if topic == "portal_features" and asks_for_address(text):
             return "contact"
+        if topic in PLAIN_TOPICS and asks_who_to_contact(text):
+            return "contact"  # "who can I talk to about the site of care review?"
         if topic == "review_requirement" and asks_validity(text) and has_subject:
             return "validity"  # "hip replacement approved Sept 1, surgery got pushed: redo the auth?"
         if topic == "review_requirement" and asks_how_early(text) and has_subject:

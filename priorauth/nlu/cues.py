@@ -140,3 +140,15 @@ _HOW_EARLY_RE = re.compile(
 def asks_how_early(text: str) -> bool:
     """Whether the message asks how early a request may be sent (a program's start dates)."""
     return bool(_HOW_EARLY_RE.search(text or ""))
+
+
+_WHO_TO_CONTACT_RE = re.compile(
+    r"\bwho\s+(can|could|do|should|would)\s+(i|we)\s+(talk|speak|call|contact|reach|ask)\b"
+    r"|\b(is\s+there\s+)?(someone|anyone|somebody)\s+(i|we)\s+can\s+(talk|speak|call)\b",
+    re.I,
+)
+
+
+def asks_who_to_contact(text: str) -> bool:
+    """Whether the message asks whom to talk to (a contact route), whatever the subject of the talk."""
+    return bool(_WHO_TO_CONTACT_RE.search(text or ""))

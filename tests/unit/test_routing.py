@@ -88,6 +88,9 @@ P, NEW_P, CODE, REVIEW = {"procedure": "p"}, {"procedure"}, {"cpt_code": "62320"
         ("ask_rehab", None, P, "is review required for an echo in an HMO pt?", NEW_P, "review_requirement"),
         ("ask_guideline_changes", None, P, "will AIM approve an RFA after a fusion?", NEW_P, "guideline_changes"),
         ("ask_guideline_changes", None, {}, "does the new criteria need review?", set(), "guideline_changes"),
+        # "who can we talk to about ...?" is a contact question whatever the subject of the talk
+        ("ask_site_of_care", None, {}, "who do we call with questions about the SOC program?", set(), "contact"),
+        ("ask_site_of_care", None, {}, "who reviews site of care?", set(), "site_of_care"),
         # "how early can we send it?" with a procedure named: the program's dates
         (REVIEW, None, P, "booked for 11/2/2020, how soon can we submit?", NEW_P, "effective_dates"),
     ],
