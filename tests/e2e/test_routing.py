@@ -77,7 +77,7 @@ def test_a_denial_follow_up_keeps_its_subject(assistant):
 def test_how_long_after_a_denial_is_the_reconsideration_deadline(assistant):
     who = sender()
     assistant.say(who, "our fusion request was denied and we want it reconsidered with more records")
-    text = assistant.say(who, "how much time is there?")
+    text = assistant.say(who, "what's our deadline for that?")
     assert "10 days" in text and "60 calendar days" not in text, text
     assert "Goodbye" not in text and "Bye" not in text
 
