@@ -22,6 +22,7 @@ from priorauth.nlu.cues import (
     asks_validity,
     asks_who_to_contact,
     contact_kind,
+    denial_topic_named,
     first_date,
 )
 
@@ -104,6 +105,8 @@ def topic_for(
         named = any(known.get(k) for k in ("procedure", "cpt_code")) and new & {"procedure", "cpt_code"}
         if topic in REVIEW_SHAPED and named and asks_if_reviewed(text) and known.get("program") != "rehabilitation":
             return "review_requirement"  # a named procedure and "does it need review?" is a review question
+        if topic == "validity" and denial_topic_named(text):
+            return denial_topic_named(text)  # "is the reconsideration deadline 10 business days?"
         if topic == "validity" and last_topic in DENIAL_TOPICS and not new & {*SUBJECTS, "procedure_family"}:
             return last_topic  # "how long do we have?" after a denial: that deadline
         if topic == "contact" and asks_if_required(text) and has_subject and last_topic == "review_requirement":

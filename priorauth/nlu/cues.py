@@ -152,3 +152,17 @@ _WHO_TO_CONTACT_RE = re.compile(
 def asks_who_to_contact(text: str) -> bool:
     """Whether the message asks whom to talk to (a contact route), whatever the subject of the talk."""
     return bool(_WHO_TO_CONTACT_RE.search(text or ""))
+
+
+_DENIAL_TOPIC_RES = (
+    ("reconsideration", re.compile(r"\b(recon\w*|reconsider\w*)\b", re.I)),
+    ("peer_to_peer", re.compile(r"\b(p2p|peer[\s-]*to[\s-]*peer)\b", re.I)),
+)
+
+
+def denial_topic_named(text: str) -> str | None:
+    """The after-a-denial route the message names ("the reconsideration deadline"), if any."""
+    for topic, pattern in _DENIAL_TOPIC_RES:
+        if pattern.search(text or ""):
+            return topic
+    return None

@@ -76,6 +76,7 @@ P, NEW_P, CODE, REVIEW = {"procedure": "p"}, {"procedure"}, {"cpt_code": "62320"
         ("ask_validity", "reconsideration", {}, "how long do we have?", set(), "reconsideration"),
         ("ask_validity", "peer_to_peer", P, "how long do we have?", set(), "peer_to_peer"),
         ("ask_validity", "reconsideration", P, "and a TKR approval?", NEW_P, "validity"),
+        ("ask_validity", None, {}, "recon deadline: calendar or business days?", set(), "reconsideration"),
         # "so we don't have to contact AIM?" after a review answer asks the review question again
         ("ask_contact", "review_requirement", CODE, "so no need to contact AIM at all?", set(), "review_requirement"),
         ("ask_contact", "review_requirement", CODE, "what's their phone number?", set(), "contact"),
