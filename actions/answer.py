@@ -13,8 +13,9 @@ from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.exc import SQLAlchemyError
 
 from actions import backend
+from actions.clarify import ask_for_subject, ask_which_procedure
 from actions.context import context_from
-from priorauth.answering import answer_for, needs_subject, topic_for
+from priorauth.answering import answer_for, needs_choice, needs_subject, topic_for
 from priorauth.drafts.intake import start_draft_buttons
 from priorauth.kb.queries import PLAN_LABELS
 from priorauth.render import asker_of, for_widget, render, render_full
@@ -54,16 +55,19 @@ class ActionAnswer(Action):
         last_topic = tracker.get_slot("last_topic")
         known = dict(context.values, diagnosis_code=context.diagnoses)
         message = tracker.latest_message.get("text") or ""
-        topic = topic_for(intent, last_topic, known, message)
+        topic = topic_for(intent, last_topic, known, message, context.new)
         if intent == "inform" and not context.new:
             topic = None  # a "follow-up" that adds nothing is not understood
         if topic is None:
             if second_opinion:
                 return await ActionFallback().second_opinion_or_rephrase(dispatcher, tracker, domain)
             return await ActionFallback().ask_to_rephrase(dispatcher, tracker)
+        if needs_choice(topic, known, context.families):
+            events = ask_which_procedure(dispatcher, context, topic, known)
+            if events is not None:
+                return events
         if needs_subject(topic, known):
-            dispatcher.utter_message(response="utter_ask_which_procedure")
-            return [*context.slot_events(), SlotSet("last_topic", topic)]
+            return ask_for_subject(dispatcher, tracker, context, topic)
         try:
             with backend.session_factory()() as session:
                 answer = answer_for(session, topic, known, message)

@@ -5,12 +5,26 @@
 
 from __future__ import annotations
 
+import re
+
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from priorauth.kb import models as m
 from priorauth.kb import queries as q
 from priorauth.kb.requirement import review_requirement
 from priorauth.kb.results import Answer
-from priorauth.nlu.cues import asks_for_address, contact_kind, first_date
+from priorauth.nlu.cues import (
+    asks_for_address,
+    asks_how_early,
+    asks_if_required,
+    asks_if_reviewed,
+    asks_validity,
+    asks_who_to_contact,
+    contact_kind,
+    denial_topic_named,
+    first_date,
+)
 
 INTENT_TOPICS = {
     "ask_review_required": "review_requirement",
@@ -45,6 +59,8 @@ PLAIN_TOPICS = {
     "guideline_changes",
     "post_service",
 }
+# Topics a classifier may pick for a message that names a procedure and asks whether it needs review.
+REVIEW_SHAPED = {"guideline_changes", "review_process", "exclusions", "rehabilitation", "program_services"}
 # Topics whose answer changes with a procedure/program/setting/plan: a follow-up re-asks them.
 FOLLOW_UP_TOPICS = {
     "review_requirement",
@@ -55,11 +71,25 @@ FOLLOW_UP_TOPICS = {
     "effective_dates",
     "lines_of_business",
     "rehabilitation",
+    "site_of_care",
+    "guideline_changes",
+    "notification_only",
 }
+# After a denial, "how long do we have?" asks for that topic's deadline, not an approval's validity.
+DENIAL_TOPICS = {"reconsideration", "peer_to_peer"}
+SUBJECTS = ("procedure", "cpt_code", "program")
+# Topics that answer for one procedure: a generic word ("hip") is not enough to answer them.
+PROCEDURE_TOPICS = {"review_requirement", "validity"}
 
 
-def topic_for(intent: str, last_topic: str | None, known: dict, text: str = "") -> str | None:
-    """The topic to answer: the intent's, or for a follow-up the last one (review by default)."""
+def topic_for(
+    intent: str, last_topic: str | None, known: dict, text: str = "", new: set[str] | frozenset = frozenset()
+) -> str | None:
+    """The topic to answer: the intent's, or for a follow-up the last one (review by default).
+
+    ``new`` names what the latest message itself said (entity types); ``known`` is everything known so far.
+    """
+    has_subject = any(known.get(k) for k in SUBJECTS)
     if intent in INTENT_TOPICS:
         topic = INTENT_TOPICS[intent]
         if topic == "notification_only" and known.get("cpt_code"):
@@ -68,6 +98,21 @@ def topic_for(intent: str, last_topic: str | None, known: dict, text: str = "") 
             return "contact"
         if topic == "site_of_care" and known.get("setting") and (known.get("procedure") or known.get("cpt_code")):
             return "review_requirement"  # a particular procedure in a particular setting: decide it
+        if topic in PLAIN_TOPICS and asks_who_to_contact(text):
+            return "contact"  # "who can I talk to about the site of care review?"
+        if topic == "review_requirement" and asks_validity(text) and has_subject:
+            return "validity"  # "hip replacement approved Sept 1, surgery got pushed: redo the auth?"
+        if topic == "review_requirement" and asks_how_early(text) and has_subject:
+            return "effective_dates"  # "booked for 11/4/2020: how early can we send it?"
+        named = any(known.get(k) for k in ("procedure", "cpt_code")) and new & {"procedure", "cpt_code"}
+        if topic in REVIEW_SHAPED and named and asks_if_reviewed(text) and known.get("program") != "rehabilitation":
+            return "review_requirement"  # a named procedure and "does it need review?" is a review question
+        if topic == "validity" and denial_topic_named(text):
+            return denial_topic_named(text)  # "is the reconsideration deadline 10 business days?"
+        if topic == "validity" and last_topic in DENIAL_TOPICS and not new & {*SUBJECTS, "procedure_family"}:
+            return last_topic  # "how long do we have?" after a denial: that deadline
+        if topic == "contact" and asks_if_required(text) and has_subject and last_topic == "review_requirement":
+            return "review_requirement"  # "so we don't have to contact AIM at all?"
         if (
             topic == "review_requirement"
             and known.get("program") == "rehabilitation"
@@ -88,7 +133,31 @@ def topic_for(intent: str, last_topic: str | None, known: dict, text: str = "") 
 
 
 def needs_subject(topic: str, known: dict) -> bool:
-    return topic == "review_requirement" and not any(known.get(k) for k in ("procedure", "cpt_code", "program"))
+    return topic == "review_requirement" and not any(known.get(k) for k in SUBJECTS)
+
+
+def needs_choice(topic: str, known: dict, families: list[str]) -> bool:
+    """A generic word ("hip", "fusion") and no procedure: ask which procedure before answering."""
+    return topic in PROCEDURE_TOPICS and bool(families) and not any(known.get(k) for k in SUBJECTS)
+
+
+def family_candidates(session: Session, families: list[str]) -> list[tuple[str, str]]:
+    """(id, name) of the procedures a generic word may mean, from the knowledge base's own names and synonyms;
+    for two words ("ankle fusion") the procedures both fit, else those either fits."""
+    sets = []
+    for word in families:
+        ids = {
+            target
+            for target, term in session.execute(
+                select(m.Alias.target_id, m.Alias.term).where(m.Alias.kind == "procedure")
+            ).all()
+            if word in re.findall(r"[a-z0-9]+", term) or word + "s" in re.findall(r"[a-z0-9]+", term)
+        }
+        sets.append(ids)
+    both = set.intersection(*sets) if sets else set()
+    chosen = both or set().union(*sets)
+    rows = session.execute(select(m.Procedure.id, m.Procedure.name).where(m.Procedure.id.in_(chosen))).all()
+    return sorted(((r.id, r.name) for r in rows), key=lambda r: r[1])
 
 
 def answer_for(session: Session, topic: str, known: dict, text: str = "") -> Answer:

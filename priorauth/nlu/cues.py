@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 
+from spacy.lang.en.stop_words import STOP_WORDS
+
 _CONTACT_CUES = [
     ("email", re.compile(r"\be-?mail\b", re.I)),
     ("phone", re.compile(r"\b(phone|call|number|telephone|toll.?free|hours|contact center)\b", re.I)),
@@ -45,3 +47,122 @@ def first_date(text: str) -> dt.date | None:
         return dt.date(int(match.group(4)), int(match.group(5)), int(match.group(6)))
     except ValueError:
         return None
+
+
+# Words that put a procedure in the patient's history, not in the question ("already had a lumbar fusion").
+_HISTORY_WORDS = {"had", "tried", "already", "previous", "previously", "failed", "underwent", "history", "s/p"}
+_CLAUSE_END = re.compile(r"[.?!;]|\s-\s")
+
+
+def in_back_story(text: str, start: int, window: int = 6) -> bool:
+    """Whether a mention at ``start`` is told as history: a history word among the few words before it."""
+    before = _CLAUSE_END.split((text or "")[:start])[-1]
+    words = re.findall(r"[\w/']+", before.lower())[-window:]
+    return any(w in _HISTORY_WORDS for w in words)
+
+
+# "How long / still valid / redo the auth / surgery got pushed": the question is how long an approval lasts.
+_VALIDITY_RE = re.compile(
+    r"\b(how long (is|are|does|do|will|would)\b.{0,30}\b(auth\w*|approv\w*|pa|precert\w*|good|valid|last)"
+    r"|still (valid|good|cover\w*|active)|expir\w*|valid(ity)?\b|redo|re-do|resubmit|re-?request|new auth"
+    r"|(got|been|was|is|being|gets) (pushed|moved|bumped|rescheduled|postponed|delayed)"
+    r"|push(ed|ing)? (it |the surgery |the case )?(out|back)|reschedul\w*|postpon\w*"
+    r"|auth (length|window|duration)|approval (length|window|duration))",
+    re.I,
+)
+
+
+def asks_validity(text: str) -> bool:
+    return bool(_VALIDITY_RE.search(text or ""))
+
+
+_ELECTIVE_RE = re.compile(r"\b(elective|scheduled|planned|non-?emergen\w*|not (an )?emergen\w*)\b", re.I)
+
+
+def says_elective(text: str) -> bool:
+    """An elective, scheduled case: not an emergency presentation."""
+    return bool(_ELECTIVE_RE.search(text or ""))
+
+
+# Words of the question's shape, not of its subject: what is left names something the sources may not list.
+_QUESTION_WORDS = set(
+    """
+    aim anthem auth authorization authorisation authorizations pa prior preauth precert pre cert certification
+    preauthorization precertification review reviewed reviews approval approve approved need needs needed
+    require required requires requirement req ok okay hi hello thanks pt patient member members doc doctor
+    surgeon procedure procedures service services go thru through get submit send yes no clinical pre-service
+    list anything something stuff thing things hey
+    """.split()
+)
+
+
+def names_something(text: str, entities: list[dict]) -> bool:
+    """Whether the message names a subject beyond the question's own words and the entities found."""
+    covered = [(e["start"], e["end"]) for e in entities or [] if "start" in e and "end" in e]
+    for match in re.finditer(r"[a-z][a-z'/-]+", (text or "").lower()):
+        word = match.group(0).strip("'/-")
+        if any(s <= match.start() < e for s, e in covered) or len(word) < 3:
+            continue
+        if word not in _QUESTION_WORDS and word not in STOP_WORDS:
+            return True
+    return False
+
+
+_IF_REQUIRED_RE = re.compile(
+    r"\b(have|need|got|must)\s+to\s+(contact|call|go\s+(through|thru)|submit\s+to|notify|tell|involve)\s+AIM\b", re.I
+)
+
+
+def asks_if_required(text: str) -> bool:
+    """Whether the message asks if AIM must be involved at all ("so we don't have to contact AIM?")."""
+    return bool(_IF_REQUIRED_RE.search(text or ""))
+
+
+# "Does it need review / approval?": the shape of a review question, whatever else the message says.
+_REVIEW_SHAPE_RE = re.compile(
+    r"\b(need|needs|needed|require|requires|required|requiring|subject\s+to|go|goes|going)\b[^.?!]{0,30}"
+    r"\b(review|reviewed|auth\w*|approval|PA|precert\w*|pre-?auth\w*|pre-?cert\w*|AIM)\b"
+    r"|\b(review|auth\w*|approval|PA|precert\w*|pre-?auth\w*)\b[^.?!]{0,25}\b(required|needed|necessary)\b"
+    r"|\b(is|does|do|will|would)\s+(that|this|it|AIM|they|those)\b[^.?!]{0,20}\breview",
+    re.I,
+)
+
+
+def asks_if_reviewed(text: str) -> bool:
+    return bool(_REVIEW_SHAPE_RE.search(text or ""))
+
+
+_HOW_EARLY_RE = re.compile(
+    r"\b(how\s+(early|soon)|earliest|when\s+can\s+(we|i)\s+(start\s+)?(submit|send|enter|request))\b", re.I
+)
+
+
+def asks_how_early(text: str) -> bool:
+    """Whether the message asks how early a request may be sent (a program's start dates)."""
+    return bool(_HOW_EARLY_RE.search(text or ""))
+
+
+_WHO_TO_CONTACT_RE = re.compile(
+    r"\bwho\s+(can|could|do|should|would)\s+(i|we)\s+(talk|speak|call|contact|reach|ask)\b"
+    r"|\b(is\s+there\s+)?(someone|anyone|somebody)\s+(i|we)\s+can\s+(talk|speak|call)\b",
+    re.I,
+)
+
+
+def asks_who_to_contact(text: str) -> bool:
+    """Whether the message asks whom to talk to (a contact route), whatever the subject of the talk."""
+    return bool(_WHO_TO_CONTACT_RE.search(text or ""))
+
+
+_DENIAL_TOPIC_RES = (
+    ("reconsideration", re.compile(r"\b(recon\w*|reconsider\w*)\b", re.I)),
+    ("peer_to_peer", re.compile(r"\b(p2p|peer[\s-]*to[\s-]*peer)\b", re.I)),
+)
+
+
+def denial_topic_named(text: str) -> str | None:
+    """The after-a-denial route the message names ("the reconsideration deadline"), if any."""
+    for topic, pattern in _DENIAL_TOPIC_RES:
+        if pattern.search(text or ""):
+            return topic
+    return None

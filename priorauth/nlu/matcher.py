@@ -1,5 +1,6 @@
-"""Finds knowledge-base entities in a message: phrases (spaCy PhraseMatcher, lower-case and exact-case),
-CPT/HCPCS and ICD-10-CM codes (patterns), and near-misses of long terms (typos, by edit similarity)."""
+"""Finds knowledge-base entities in a message: phrases (spaCy PhraseMatcher on normalized words, and exact-case
+abbreviations), CPT/HCPCS and ICD-10-CM codes (patterns), near-misses of long terms (typos, by edit similarity),
+and generic words ("hip", "fusion") that name a family of procedures but never one procedure alone."""
 
 from __future__ import annotations
 
@@ -7,38 +8,87 @@ import difflib
 import re
 
 import spacy
+from spacy.lang.en.stop_words import STOP_WORDS
 from spacy.matcher import PhraseMatcher
 
 CPT_RE = re.compile(r"(?<![\w.-])(\d{5}|\d{4}[FTU]|[A-V]\d{4})(?![\w-])")
 ICD_RE = re.compile(r"(?<![\w.])([A-TV-Z]\d[0-9A-Z])\.([0-9A-Z]{1,4})(?![\w.])", re.I)
 # Everyday words of the domain that are near some term ("medical" ~ "Medi-Cal") but never mean it.
 COMMON_WORDS = {"medical", "surgical", "hospital", "physical", "clinical", "criteria", "surgery", "medicare"}
+# Shorthand of providers' offices and contact-center agents, read as the word it stands for.
+SHORTHAND = {
+    "jt": "joint",
+    "jnt": "joint",
+    "jts": "joint",
+    "inj": "injection",
+    "injs": "injection",
+    "injxn": "injection",
+    "repl": "replacement",
+    "stim": "stimulator",
+    "decomp": "decompression",
+    "cerv": "cervical",
+    "lumb": "lumbar",
+    "1st": "first",
+    "&": "and",
+}
 # Labels that win when two matches overlap: the longer match wins, then this order.
-PRIORITY = ["cpt_code", "diagnosis_code", "procedure", "program", "setting", "line_of_business", "plan", "state"]
+PRIORITY = [
+    "cpt_code",
+    "diagnosis_code",
+    "procedure",
+    "program",
+    "setting",
+    "line_of_business",
+    "plan",
+    "state",
+    "procedure_family",
+]
+# Similarity each word of a multi-word near-miss must have with the term's word ("of services" is not
+# "OT services", "medical necessity" is not "medical assistance").
+WORD_SIMILARITY = 0.75
 
 
 class KBMatcher:
     def __init__(self, vocabulary: dict, fuzzy_threshold: float = 0.88):
         self.nlp = spacy.blank("en")
-        self.lower = PhraseMatcher(self.nlp.vocab, attr="LOWER")
+        self.words = {w for t in vocabulary["terms"] for w in re.findall(r"[a-z0-9]+", t["term"].lower())}
+        self.lower = PhraseMatcher(self.nlp.vocab, attr="NORM")
         self.exact = PhraseMatcher(self.nlp.vocab, attr="ORTH")
         self.keys: dict[str, tuple[str, str]] = {}
         self.fuzzy_terms: dict[str, tuple[str, str]] = {}
         for i, t in enumerate(vocabulary["terms"]):
             key = f"t{i}"
             self.keys[key] = (t["entity"], t["value"])
-            doc = self.nlp.make_doc(t["term"])
+            doc = self._doc(t["term"])
             (self.exact if t["case_sensitive"] else self.lower).add(key, [doc])
             if not t["case_sensitive"] and len(t["term"]) >= 8 and t["term"].replace(" ", "").isalpha():
                 self.fuzzy_terms.setdefault(t["term"].lower(), (t["entity"], t["value"]))
+        self.families = vocabulary.get("families") or {}
         self.codes = vocabulary["codes"]
         self.diagnoses = {d.replace(".", ""): d for d in vocabulary["diagnoses"]}
         self.fuzzy_threshold = fuzzy_threshold
 
+    def norm(self, word: str) -> str:
+        """A word as the vocabulary spells it: lower case, shorthand expanded, a plural made singular."""
+        w = word.lower()
+        w = SHORTHAND.get(w, w)
+        if w in self.words or len(w) < 4:
+            return w
+        for suffix, replacement in (("ies", "y"), ("es", ""), ("s", "")):
+            if w.endswith(suffix) and w[: -len(suffix)] + replacement in self.words:
+                return w[: -len(suffix)] + replacement
+        return w
+
+    def _doc(self, text: str):
+        doc = self.nlp.make_doc(text)
+        for token in doc:
+            token.norm_ = self.norm(token.text)
+        return doc
+
     def extract(self, text: str) -> list[dict]:
         if not text:
             return []
-        doc = self.nlp.make_doc(text)
+        doc = self._doc(text)
         found = []
         for matcher in (self.lower, self.exact):
             for key, start, end in matcher(doc):
@@ -47,7 +97,19 @@ class KBMatcher:
                 found.append(_entity(entity, value, span.start_char, span.end_char, span.text))
         found += self._codes(text)
         found += self._fuzzy(doc, found)
-        return _resolve_overlaps(found)
+        found += self._families(doc)
+        kept = _resolve_overlaps(found)
+        if any(e["entity"] in ("procedure", "cpt_code") for e in kept):
+            # A generic word never overrides the procedure or code the message names.
+            kept = [e for e in kept if e["entity"] != "procedure_family"]
+        return kept
+
+    def _families(self, doc) -> list[dict]:
+        return [
+            _entity("procedure_family", token.norm_, token.idx, token.idx + len(token.text), token.text)
+            for token in doc
+            if token.norm_ in self.families
+        ]
 
     def _codes(self, text: str) -> list[dict]:
         out = []
@@ -68,7 +130,13 @@ class KBMatcher:
         for size in (3, 2, 1):
             for i in range(len(doc) - size + 1):
                 span = doc[i : i + size]
-                if len(span.text) < 7 or not all(t.is_alpha for t in span) or span.text.lower() in COMMON_WORDS:
+                if (
+                    len(span.text) < 7
+                    or not all(t.is_alpha for t in span)
+                    or span.text.lower() in COMMON_WORDS
+                    or span[0].lower_ in STOP_WORDS
+                    or span[-1].lower_ in STOP_WORDS
+                ):
                     continue
                 overlapping = [e for e in found + out if _overlaps(e, span)]
                 if any(e["end"] - e["start"] >= len(span.text) for e in overlapping):
@@ -76,10 +144,18 @@ class KBMatcher:
                 # Replacing an exact match needs a closer likeness than filling a gap does.
                 cutoff = max(self.fuzzy_threshold, 0.94) if overlapping else self.fuzzy_threshold
                 best = difflib.get_close_matches(span.text.lower(), self.fuzzy_terms, n=1, cutoff=cutoff)
-                if best:
+                if best and _words_alike(span.text.lower(), best[0]):
                     entity, value = self.fuzzy_terms[best[0]]
                     out.append(_entity(entity, value, span.start_char, span.end_char, span.text))
         return out
+
+
+def _words_alike(text: str, term: str) -> bool:
+    """Each word of a near-miss resembles the term's word in its place (a typo, not another word)."""
+    a, b = text.split(), term.split()
+    if len(a) != len(b):
+        return len(a) == 1 or len(b) == 1  # "hammer toe" ~ "hammertoe"
+    return all(difflib.SequenceMatcher(None, x, y).ratio() >= WORD_SIMILARITY for x, y in zip(a, b, strict=True))
 
 
 def _overlaps(e: dict, span) -> bool:

@@ -161,7 +161,8 @@ def test_every_factual_answer_names_its_source(assistant):
 CONVERSATIONS = {
     "validity then another procedure": [
         ("how long is a pain management approval valid?", ["10 business days"], []),
-        ("and for a hip replacement?", ["60 calendar days", "Total hip replacement"], ["10 business days"]),
+        # "hip" is a replacement or an arthroscopy: both joint surgery, so the approval period is the same
+        ("and for a hip?", ["60 calendar days"], ["10 business days"]),
     ],
     "code, then the setting, then the ER": [
         ("does 27447 need PA?", ["The sources name the procedure, not the code", "Where will it be done"], []),

@@ -24,7 +24,7 @@ def matcher():
         ("TKA auth validity", {("procedure", "total_knee_replacement")}),
         ("AIM phone ME", {("state", "ME")}),
         ("what about inpatient?", {("setting", "inpatient")}),
-        ("and for a hip?", set()),  # a bare body part never decides a procedure (ambiguous_terms)
+        ("and for a hip?", {("procedure_family", "hip")}),  # a body part alone never decides the procedure
         (
             "62322 with g89.18 in the ER",
             {("cpt_code", "62322"), ("diagnosis_code", "G89.18"), ("setting", "emergency")},
@@ -66,3 +66,74 @@ def test_offsets_point_at_the_matched_text(matcher):
 def test_longer_match_wins_over_its_parts(matcher):
     found = matcher.extract("sacroiliac joint injections")
     assert [(e["entity"], e["value"]) for e in found] == [("procedure", "sacroiliac_joint_injection")]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # the most specific phrase wins over the generic word inside it
+        ("auth needed for 1st MTP fusion?", ("procedure", "first_toe_arthrodesis")),
+        ("SI jt fusion auth length", ("procedure", "sacroiliac_joint_fusion")),
+        ("si joint fusion validity", ("procedure", "sacroiliac_joint_fusion")),
+        ("shoulder scope PA req?", ("procedure", "shoulder_arthroscopy")),
+        ("hip scope PA?", ("procedure", "hip_arthroscopy")),
+        ("knee scope at the HOPD", ("procedure", "knee_arthroscopy")),
+        # agent shorthand, lower-case abbreviations, plurals
+        ("tka auth validity", ("procedure", "total_knee_replacement")),
+        ("esi at the asc", ("procedure", "epidural_injection")),
+        ("esi at the asc", ("setting", "ambulatory_surgery_center")),
+        ("SI jt inj PA?", ("procedure", "sacroiliac_joint_injection")),
+        ("does the review apply to shoulder scopes?", ("procedure", "shoulder_arthroscopy")),
+        ("we do a lot of heart caths", ("procedure", "cardiac_catheterization")),
+        ("does AIM review hip replacements", ("procedure", "total_hip_replacement")),
+    ],
+)
+def test_specific_phrases_and_shorthand(matcher, text, expected):
+    assert expected in {(e["entity"], e["value"]) for e in matcher.extract(text)}
+
+
+@pytest.mark.parametrize(
+    ("text", "family"),
+    [("hip PA?", "hip"), ("knee?", "knee"), ("is a scope reviewed", "scope"), ("fusion auth?", "fusion")],
+)
+def test_a_generic_word_alone_is_a_family_not_a_procedure(matcher, text, family):
+    found = {(e["entity"], e["value"]) for e in matcher.extract(text)}
+    assert found == {("procedure_family", family)}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("bone stimulator for after the fusion", {("procedure", "bone_growth_stimulator")}),
+        ("20610 knee inj PA?", {("cpt_code", "20610")}),
+        (
+            "total knee, or maybe a knee scope",
+            {("procedure", "total_knee_replacement"), ("procedure", "knee_arthroscopy")},
+        ),
+    ],
+)
+def test_a_generic_word_never_overrides_a_named_procedure_or_code(matcher, text, expected):
+    assert {(e["entity"], e["value"]) for e in matcher.extract(text)} == expected
+
+
+def test_family_candidates_come_from_the_knowledge_base():
+    families = build_vocabulary(KB_DIR)["families"]
+    assert set(families["hip"]) == {"total_hip_replacement", "hip_arthroscopy"}
+    assert set(families["scope"]) == {"hip_arthroscopy", "knee_arthroscopy", "shoulder_arthroscopy"}
+    assert {"spinal_fusion", "sacroiliac_joint_fusion", "first_toe_arthrodesis"} <= set(families["fusion"])
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "who issues denials RN or MD",  # MD is a physician, not Maryland
+        "surgeon was stuck in the OR all day",  # the operating room, not Oregon
+        "OK thanks",
+        "does it need medical necessity review",  # not Medi-Cal / medical assistance
+        "including the appropriate duration of services",  # "of services" is not "OT services"
+        "trigger pt inj - AIM?",  # not on the sources' lists: no procedure is made up
+        "pt needs a procedure",  # "pt" is a patient, not physical therapy
+    ],
+)
+def test_no_false_positives(matcher, text):
+    assert matcher.extract(text) == []
