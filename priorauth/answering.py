@@ -24,6 +24,7 @@ from priorauth.nlu.cues import (
     contact_kind,
     denial_topic_named,
     first_date,
+    service_date,
 )
 
 INTENT_TOPICS = {
@@ -174,7 +175,7 @@ def answer_for(session: Session, topic: str, known: dict, text: str = "") -> Ans
             line_of_business=known.get("line_of_business"),
             plan=known.get("plan"),
             state=known.get("state"),
-            date_of_service=known.get("date_of_service") or first_date(text),
+            date_of_service=known.get("date_of_service") or service_date(text),
         )
     if topic == "validity":
         return q.validity(
@@ -208,7 +209,7 @@ def answer_for(session: Session, topic: str, known: dict, text: str = "") -> Ans
     if topic == "lines_of_business":
         return q.lines_of_business(session, known.get("line_of_business"), _program_of(session, known))
     if topic == "rehabilitation":
-        if known.get("line_of_business") or known.get("state") or first_date(text):
+        if known.get("line_of_business") or known.get("state") or service_date(text):
             # A member's line of business, state or date makes it a decision (003's schedule), not an overview.
             return answer_for(session, "review_requirement", {**known, "program": "rehabilitation"}, text)
         return q.rehabilitation(session, state=known.get("state"), line_of_business=known.get("line_of_business"))

@@ -34,6 +34,29 @@ def contact_kind(text: str) -> str | None:
     return None
 
 
+_MONTHS = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
+_MONTH_DATE_RE = re.compile(
+    r"\b(jan|feb|mar|apr|may|jun|jul|aug|sept?|oct|nov|dec)[a-z]*\.?\s+(?:(\d{1,2})(?:st|nd|rd|th)?,?\s+)?(\d{4})\b",
+    re.I,
+)
+
+
+def service_date(text: str) -> dt.date | None:
+    """A date of service as a message gives it: a full date, or a month ("in Feb 2020", "March 3, 2020").
+
+    A month alone is read as its first day: the sources' dates that decide (effective dates, the Medicare delay
+    "until April 2020") fall on month boundaries, so the whole month decides alike.
+    """
+    full = first_date(text)
+    match = _MONTH_DATE_RE.search(text or "")
+    if full or not match:
+        return full
+    try:
+        return dt.date(int(match.group(3)), _MONTHS.index(match.group(1).lower()[:3]) + 1, int(match.group(2) or 1))
+    except ValueError:
+        return None
+
+
 def first_date(text: str) -> dt.date | None:
     """The first US (m/d/yyyy) or ISO date in a message, if any."""
     match = _DATE_RE.search(text or "")

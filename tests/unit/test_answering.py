@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from priorauth.answering import answer_for, topic_for
+from priorauth.nlu.cues import service_date
 
 
 @pytest.mark.parametrize(
@@ -40,3 +43,33 @@ def test_validity_reads_an_approval_date_from_the_message(session):
 def test_contact_reads_the_kind_asked_for(session):
     answer = answer_for(session, "contact", {}, "what's the e-mail for guideline questions")
     assert [c.kind for c in answer.contacts] == ["email"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("outpatient PT in Feb 2020", dt.date(2020, 2, 1)),  # a month alone: its first day
+        ("surgery on March 3, 2020", dt.date(2020, 3, 3)),
+        ("DOS 4/15/2020, or in May 2020", dt.date(2020, 4, 15)),  # a full date wins
+        ("sometime in the spring", None),
+    ],
+)
+def test_service_date_reads_a_month_or_a_full_date(text, expected):
+    assert service_date(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "status"),
+    [
+        # 003: "delayed until April 2020 ... This does not apply to members in the states of FL, NJ and NY."
+        ("Medicare member in Ohio, outpatient PT in Feb 2020", "not_required"),
+        ("Medicare member in Florida, outpatient PT in Feb 2020", "review_required"),
+    ],
+)
+def test_a_month_of_service_decides_the_medicare_rehab_delay(session, text, status):
+    known = {
+        "procedure": "physical_therapy",
+        "line_of_business": "medicare",
+        "state": "FL" if "Florida" in text else "OH",
+    }
+    assert answer_for(session, "review_requirement", known, text).status.value == status

@@ -137,3 +137,19 @@ def test_family_candidates_come_from_the_knowledge_base():
 )
 def test_no_false_positives(matcher, text):
     assert matcher.extract(text) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("doing a 62322, dx G89.29.", "G89.29"),  # a sentence's full stop after the code
+        ("dx M17.11, then the DOS", "M17.11"),
+        ("G89.18", "G89.18"),
+    ],
+)
+def test_a_diagnosis_code_at_the_end_of_a_sentence_is_read(matcher, text, code):
+    assert ("diagnosis_code", code) in {(e["entity"], e["value"]) for e in matcher.extract(text)}
+
+
+def test_a_code_followed_by_more_characters_is_not_cut_short(matcher):
+    assert ("diagnosis_code", "G89.2") not in {(e["entity"], e["value"]) for e in matcher.extract("G89.2.9")}
