@@ -364,6 +364,21 @@ def _apply_notification(session, out: _Outcome, k: _Known, plan: str) -> None:
         out.facts.append(fact_for(session, r.text, "rules", r.id, scope, kind="rule"))
         if code_matches and k.diagnoses & set(r.diagnoses):
             out.status = Status.NOTIFICATION_ONLY
+        elif code_matches and k.diagnoses:
+            # A diagnosis was given and is not one of the rule's: say so, the asker wants to know which it is.
+            given = ", ".join(sorted(k.diagnoses))
+            out.facts.insert(
+                len(out.facts) - 1,
+                fact_for(
+                    session,
+                    f"Not notification only: the diagnosis {given} is not {', '.join(r.diagnoses[:-1])} or "
+                    f"{r.diagnoses[-1]}, so {k.code_row.code} gets the full medical-necessity review.",
+                    "rules",
+                    r.id,
+                    scope,
+                    kind="rule",
+                ),
+            )
         elif code_matches and not k.diagnoses:
             out.depends_on("diagnosis")
             out.cases.append(

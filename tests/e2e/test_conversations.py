@@ -70,7 +70,12 @@ SINGLE_TURNS = [
     ("how long is a spine surgery approval valid", ["60 calendar days"], ["10 business days"]),
     # after a denial
     ("my request was denied, what now?", ["two options", "within 10 days of the denial"], []),
-    ("recon deadline", ["within 10 days of the denial", "does not say whether calendar or business days"], []),
+    ("recon deadline", ["within 10 days of the denial"], []),
+    (
+        "do weekends count in the 10 days to ask for a reconsideration?",
+        ["does not say whether calendar or business days"],
+        [],
+    ),
     ("p2p after denial?", ["peer-to-peer", "before or after the determination"], []),
     ("can I talk to the physician reviewer", ["peer-to-peer", "any time"], []),
     ("how do I upload supporting documentation", ["document upload feature"], []),

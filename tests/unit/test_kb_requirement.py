@@ -306,3 +306,18 @@ def test_crd_shape(session, known, pa_needed, info):
     assert crd["pa-needed"] == pa_needed
     assert crd["info-needed"] == info
     assert crd["contact"]
+
+
+def test_a_diagnosis_outside_the_notification_rule_is_said_to_get_the_full_review(session):
+    # 002: notification only for 62320/62322 with G89.11, G89.12 or G89.18; another diagnosis is not one of them.
+    answer = review_requirement(session, code="62322", diagnoses=["G89.29"])
+    assert answer.status is Status.REVIEW_REQUIRED
+    said = [f.text for f in answer.facts if f.text.startswith("Not notification only")]
+    assert said and "G89.29" in said[0] and "full medical-necessity review" in said[0], said
+    assert all(f.citations for f in answer.facts if f.text.startswith("Not notification only"))
+
+
+def test_a_notification_diagnosis_says_nothing_of_a_full_review(session):
+    answer = review_requirement(session, code="62322", diagnoses=["G89.18"])
+    assert answer.status is Status.NOTIFICATION_ONLY
+    assert not [f for f in answer.facts if f.text.startswith("Not notification only")]
