@@ -304,6 +304,8 @@ def _still_needs(answer: Answer) -> str:
 
 
 def _review_headline(answer: Answer) -> str:
+    if answer.data.get("headline"):
+        return answer.data["headline"]  # the decision's own first sentence (per plan, conflict, code not named)
     program = answer.program_name or "AIM"
     subject = _subject(answer)
     if answer.status is Status.CONDITIONAL and answer.info_needed:
