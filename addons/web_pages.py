@@ -19,10 +19,12 @@ from sanic.response import HTTPResponse
 
 DEFAULT_ROOT = Path(__file__).resolve().parent.parent / "priorauth" / "web" / "static"
 # Pages load only their own scripts: injected markup could not run even if it reached the DOM. The widget
-# injects its CSS as <style> elements, hence 'unsafe-inline' for styles only.
+# injects its CSS as <style> elements, hence 'unsafe-inline' for styles only, and embeds its icon font as a
+# data: URL, hence font-src data:.
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-    "img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'",
+    "img-src 'self' data:; font-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+    "form-action 'none'",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-cache",
