@@ -39,7 +39,7 @@ class ActionAnswer(Action):
         context = context_from(tracker)
         last_topic = tracker.get_slot("last_topic")
         known = dict(context.values, diagnosis_code=context.diagnoses)
-        topic = topic_for(intent, last_topic, known, tracker.latest_message.get("text") or "")
+        topic = topic_for(intent, last_topic, known, tracker.latest_message.get("text") or "", context.new)
         if intent == "inform" and not context.new:
             topic = None  # a "follow-up" that adds nothing is not understood
         if topic is None:

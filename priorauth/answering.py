@@ -58,15 +58,20 @@ FOLLOW_UP_TOPICS = {
 }
 
 
-def topic_for(intent: str, last_topic: str | None, known: dict, text: str = "") -> str | None:
-    """The topic to answer: the intent's, or for a follow-up the last one (review by default)."""
+def topic_for(
+    intent: str, last_topic: str | None, known: dict, text: str = "", new: frozenset | set = frozenset()
+) -> str | None:
+    """The topic to answer: the intent's, or for a follow-up the last one (review by default).
+
+    ``new`` names the slots this message itself gave (a procedure carried from earlier turns is not "asked about").
+    """
     if intent in INTENT_TOPICS:
         topic = INTENT_TOPICS[intent]
         if topic == "notification_only" and known.get("cpt_code"):
             return "review_requirement"  # a particular code: decide it, with the diagnosis if given
         if topic == "portal_features" and asks_for_address(text):
             return "contact"
-        if topic == "site_of_care" and known.get("setting") and (known.get("procedure") or known.get("cpt_code")):
+        if topic == "site_of_care" and known.get("setting") and new & {"procedure", "cpt_code"}:
             return "review_requirement"  # a particular procedure in a particular setting: decide it
         if (
             topic == "review_requirement"
