@@ -97,7 +97,7 @@ def topic_for(
             return "review_requirement"  # a particular code: decide it, with the diagnosis if given
         if topic == "portal_features" and asks_for_address(text):
             return "contact"
-        if topic == "site_of_care" and known.get("setting") and (known.get("procedure") or known.get("cpt_code")):
+        if topic == "site_of_care" and known.get("setting") and new & {"procedure", "cpt_code"}:
             return "review_requirement"  # a particular procedure in a particular setting: decide it
         if topic in PLAIN_TOPICS and asks_who_to_contact(text):
             return "contact"  # "who can I talk to about the site of care review?"

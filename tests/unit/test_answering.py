@@ -27,12 +27,24 @@ from priorauth.nlu.cues import service_date
         ("ask_review_required", None, {"program": "rehabilitation"}, "", "rehabilitation"),
         ("ask_site_of_care", None, {}, "", "site_of_care"),
         ("ask_site_of_care", None, {"setting": "ambulatory_surgery_center"}, "", "site_of_care"),
-        ("ask_site_of_care", None, {"cpt_code": "27447", "setting": "office"}, "", "review_requirement"),
         ("greet", None, {}, "", None),
     ],
 )
 def test_topic_for(intent, last, known, text, topic):
     assert topic_for(intent, last, known, text) == topic
+
+
+@pytest.mark.parametrize(
+    ("new", "topic"),
+    [
+        ({"cpt_code", "setting"}, "review_requirement"),  # "does 27447 at the office need site-of-care review?"
+        # The code was named turns ago; "I don't have privileges at an ASC" asks the site-of-care FAQ, not a decision.
+        ({"setting"}, "site_of_care"),
+    ],
+)
+def test_a_site_of_care_question_is_a_decision_only_when_it_names_the_procedure(new, topic):
+    known = {"cpt_code": "27447", "setting": "office"}
+    assert topic_for("ask_site_of_care", None, known, "", new) == topic
 
 
 def test_validity_reads_an_approval_date_from_the_message(session):
