@@ -155,6 +155,9 @@ def next_step(repo: DraftRepository, draft: Draft, errors) -> list[EventType]:
     return [*draft_slots(repo, draft), SlotSet("requested_slot", FIELD_SLOTS[following] if following else None)]
 
 
+_MORE = re.compile(r"\b(more|full|whole|rest|everything|all of it|details?)\b", re.I)
+
+
 def is_interruption(tracker: Tracker, text: str, expected: str | None, raw: dict, checker: DraftRepository) -> bool:
     """Whether a message is a question or a command rather than an answer.
 
@@ -164,6 +167,8 @@ def is_interruption(tracker: Tracker, text: str, expected: str | None, raw: dict
     intent = (tracker.latest_message.get("intent") or {}).get("name") or ""
     if not (intent.startswith(QUESTION_PREFIX) or intent in COMMAND_INTENTS):
         return False
+    if intent == "ask_more" and not _MORE.search(text):
+        return False  # "on the moon" is a (wrong) setting, not "More": the form says what it expects
     if text.rstrip().endswith("?") or _QUESTION.match(text):
         return True
     context = checker.validation_context()

@@ -564,6 +564,12 @@ class ActionListDrafts(DraftAction):
 
     def act(self, dispatcher, tracker, factory, owner):
         repo = repository(factory)
+        named = reference_in(tracker.latest_message.get("text"))
+        if named:
+            # "show draft DR-7K3Q9P" read as a list request: the draft named is the one asked about (its owner
+            # gets the summary; anyone else the refusal), whatever the classifier made of the reference.
+            utter_summary(dispatcher, tracker, repo, repo.get(named, owner))
+            return []
         drafts = repo.list_for_owner(owner)
         if not drafts:
             dispatcher.utter_message(response="utter_draft_list_empty")

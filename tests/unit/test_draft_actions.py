@@ -294,6 +294,8 @@ def test_a_question_mid_form_rejects_the_form_and_the_form_resumes_afterwards(da
         ("ask_rehab", "tell me about therapy visits", "draft_facility_name", True),
         ("nlu_fallback", "blorp", "draft_member_id", False),  # an answer, invalid: asked again
         ("change_draft", "change the date of service to 3/4", "draft_member_id", False),
+        ("ask_more", "on the moon", "draft_setting", False),  # a wrong setting, not "More"
+        ("ask_more", "tell me more", "draft_setting", True),
     ],
 )
 def test_questions_and_commands_interrupt_the_form_answers_do_not(database, intent, text, expected, interrupts):
@@ -377,6 +379,15 @@ def test_list_shows_the_owners_drafts_only(database):
     messages, _, _ = run(ActionListDrafts(), tracker("list_drafts", "show my drafts"))
     assert mine in messages[0]["drafts"] and "ready to export, 27447" in messages[0]["drafts"]
     assert messages[0]["drafts"].count("DR-") == 1
+
+
+def test_a_reference_named_in_a_list_request_is_that_draft_for_its_owner_only(database):
+    mine = filled(database)["draft_reference"]
+    text = f"show draft {mine}"
+    messages, _, _ = run(ActionListDrafts(), tracker("list_drafts", text, sender="someone-else"))
+    assert responses(messages) == ["utter_draft_not_yours"] and messages[0]["reference"] == mine
+    messages, _, _ = run(ActionListDrafts(), tracker("list_drafts", text))
+    assert mine in json.dumps(messages) and "utter_draft_list" not in responses(messages)
 
 
 def test_export_of_a_ready_draft_returns_the_pas_bundle_in_the_payload(database):
