@@ -93,6 +93,9 @@ _STRONG_CORRECTION = re.compile(
 _WEAK_CORRECTION = re.compile(r"^\W*(?:(?:no|oh|oops|sorry|wait|actually|correction)\b\W*)+", re.IGNORECASE)
 # Words of a facility's name that say its setting; a hospital alone leaves outpatient or inpatient open.
 _ASC_NAME = re.compile(r"\b(?:ambulatory|surgery\s+cent(?:er|re)|surgical\s+cent(?:er|re)|surgicenter|asc)\b", re.I)
+_BARE_OUTPATIENT = re.compile(
+    r"^\W*(?:the\s+|an?\s+|it'?s\s+)?(?:outpatient|out-patient|op)(?:\s+(?:side|one|please))?\W*$", re.I
+)
 _HOSPITAL_NAME = re.compile(r"\b(?:hospital|medical\s+cent(?:er|re))\b", re.I)
 
 
@@ -236,6 +239,10 @@ def _setting_from_name(raw: dict[str, str], draft: Draft) -> tuple[dict[str, str
     given = raw.get("setting")
     if not given or normalize_setting(given):
         return raw, []
+    if _BARE_OUTPATIENT.match(given) and setting_in_name(draft.facility_name or "") == "hospital":
+        # "outpatient" alone may be an ASC or an office; at a hospital (the form just said so) it is the outpatient
+        # hospital.
+        return {**raw, "setting": "outpatient_hospital"}, []
     kind = setting_in_name(given)
     if kind is None:
         return raw, []

@@ -166,6 +166,16 @@ def test_a_facility_name_where_the_setting_is_asked(factory, text, setting, faci
     assert result.notes == ([note] if note else []) and result.errors == []
 
 
+@pytest.mark.parametrize(
+    "facility, setting", [("Riverside Community Hospital", "outpatient_hospital"), ("Mercy", None)]
+)
+def test_outpatient_alone_is_the_outpatient_hospital_only_at_a_hospital(factory, facility, setting):
+    draft = intake(factory, filled(factory), facility, "facility_name").draft
+    result = intake(factory, draft, "outpatient", "setting")
+    assert result.draft.setting == setting
+    assert bool(result.errors) is (setting is None)  # elsewhere "outpatient" may be an ASC or an office: asked again
+
+
 def test_a_surgery_center_given_as_the_facility_leaves_the_setting_to_its_question(factory):
     result = intake(factory, filled(factory), "Lakeside Surgery Center", "facility_name")
     assert result.draft.facility_name == "Lakeside Surgery Center" and result.draft.setting is None
