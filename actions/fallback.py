@@ -13,11 +13,14 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import backend
 from priorauth.answering import INTENT_TOPICS
+from priorauth.nlu.cues import asks_if_reviewed, facet_after_fusion
 
 logger = logging.getLogger(__name__)
 ANSWERABLE = set(INTENT_TOPICS) | {"inform"}
 # Below this, even a question intent is too unsure to answer.
 MIN_CONFIDENCE = 0.3
+# An "out of scope" message whose runner-up question intent is at least this sure is checked against the facts.
+RUNNER_UP_CONFIDENCE = 0.15
 TOPIC_INTENTS = {topic: intent for intent, topic in INTENT_TOPICS.items()}
 # Intents whose message is not a question about the knowledge base: the second opinion stays out.
 CHIT_CHAT = {"greet", "goodbye", "thank", "affirm", "deny", "bot_challenge", "help"}
@@ -58,6 +61,46 @@ class ActionFallback(Action):
             return []
         dispatcher.utter_message(response="utter_ask_rephrase")
         return [UserUtteranceReverted()]
+
+
+class ActionOutOfScope(Action):
+    """ "Out of scope" is checked before it is said: a message that names a procedure, code or program and asks
+    whether it is reviewed is a review question (or, for a facet procedure after a fusion, the guideline's); one
+    where the classifier's runner-up is a question that the fact ranking confirms is that question. Anything else
+    gets the out-of-scope reply."""
+
+    def name(self) -> str:
+        return "action_out_of_scope"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        intent = in_scope_after_all(tracker)
+        if intent:
+            from actions.answer import ActionAnswer
+
+            events = await ActionAnswer().answer(dispatcher, tracker, domain, intent, second_opinion=False)
+            return _then_listen(events)
+        dispatcher.utter_message(response="utter_out_of_scope")
+        return []
+
+
+def in_scope_after_all(tracker: Tracker) -> str | None:
+    """The question intent an "out of scope" message really has, or None when it is out of scope."""
+    message = tracker.latest_message.get("text") or ""
+    named = {e.get("entity") for e in tracker.latest_message.get("entities") or []}
+    if named & {"procedure", "cpt_code", "program"} and (asks_if_reviewed(message) or facet_after_fusion(message)):
+        return "ask_review_required"
+    ranking = [i for i in tracker.latest_message.get("intent_ranking") or [] if i.get("name") != "nlu_fallback"]
+    runner_up = ranking[1] if len(ranking) > 1 else {}
+    if runner_up.get("name") not in INTENT_TOPICS or runner_up.get("confidence", 0) < RUNNER_UP_CONFIDENCE:
+        return None
+    try:
+        topic = backend.fact_index().best_topic(message)
+    except Exception as exc:  # a broken index must not break the reply
+        logger.error("answer selection unavailable: %s", type(exc).__name__)
+        return None
+    return runner_up["name"] if topic and INTENT_TOPICS[runner_up["name"]] == topic else None
 
 
 def _then_listen(events: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -23,6 +23,7 @@ from priorauth.nlu.cues import (
     asks_who_to_contact,
     contact_kind,
     denial_topic_named,
+    facet_after_fusion,
     first_date,
     service_date,
 )
@@ -61,6 +62,8 @@ PLAIN_TOPICS = {
     "post_service",
 }
 # Topics a classifier may pick for a message that names a procedure and asks whether it needs review.
+# Topics a clinical question may be read as: a guideline that decides it answers it instead.
+CLINICAL_TOPICS = {"review_requirement", "guideline_changes", "guidelines", "review_process", "exclusions"}
 REVIEW_SHAPED = {"guideline_changes", "review_process", "exclusions", "rehabilitation", "program_services"}
 # Topics whose answer changes with a procedure/program/setting/plan: a follow-up re-asks them.
 FOLLOW_UP_TOPICS = {
@@ -91,6 +94,10 @@ def topic_for(
     ``new`` names what the latest message itself said (entity types); ``known`` is everything known so far.
     """
     has_subject = any(known.get(k) for k in SUBJECTS)
+    if INTENT_TOPICS.get(intent, "review_requirement") in CLINICAL_TOPICS and facet_after_fusion(
+        text, last_topic == "guideline_changes"
+    ):
+        return "guideline_changes"  # 004: MBB or RFN after a spinal fusion is not medically necessary
     if intent in INTENT_TOPICS:
         topic = INTENT_TOPICS[intent]
         if topic == "notification_only" and known.get("cpt_code"):
@@ -108,6 +115,10 @@ def topic_for(
         named = any(known.get(k) for k in ("procedure", "cpt_code")) and new & {"procedure", "cpt_code"}
         if topic in REVIEW_SHAPED and named and asks_if_reviewed(text) and known.get("program") != "rehabilitation":
             return "review_requirement"  # a named procedure and "does it need review?" is a review question
+        if topic == "site_of_care" and known.get("program") == "surgical_site_of_care":
+            return "review_requirement"  # 000's Surgical Site of Care program (GI), not the musculoskeletal FAQ's
+        if topic == "guideline_changes" and "program" in new and asks_if_reviewed(text):
+            return "review_requirement"  # "is prior auth required for advanced imaging (Anthem Maine)?"
         if topic == "validity" and denial_topic_named(text):
             return denial_topic_named(text)  # "is the reconsideration deadline 10 business days?"
         if topic == "validity" and last_topic in DENIAL_TOPICS and not new & {*SUBJECTS, "procedure_family"}:

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass
+from datetime import date
 
 from priorauth.kb.results import Answer, ContactRoute, Fact, Status
-from priorauth.nlu.cues import contact_kind
+from priorauth.nlu.cues import asks_who_to_contact, contact_kind
 from priorauth.selection import FactIndex
 
 HOURS_CUE = re.compile(r"\b(hours?|open|close[sd]?|closing|time|when|weekends?|days?)\b", re.I)
@@ -89,9 +90,14 @@ TITLED_TOPICS = {"guideline_changes"}
 # Topics that describe a process step by step: a question about its start gets the steps in order.
 SEQUENCE_TOPICS = {"registration", "review_process"}
 HOW_CUE = re.compile(r"\b(how (do|does|to|can|is)|what happens|steps?|process|walk me)\b", re.I)
+SITE_CUE = re.compile(r"\bsite[- ]of[- ](care|service)\b|\blevel[- ]of[- ]care\b|\bfacility review\b", re.I)
+SETTING_TERMS = re.compile(
+    r"\b(setting|facility|hospital|inpatient|outpatient|ambulatory|surgery center|office)\b", re.I
+)
+PRESENTATION_SETTINGS = {"inpatient", "emergency"}
 FOLLOW_UP_KINDS = {"setting", "line_of_business", "plan", "state"}
 SUBJECT_KINDS = {"procedure", "cpt_code", "program"}
-NEED_ORDER = ["diagnosis", "code", "plan", "line_of_business", "state", "date_of_service", "setting"]
+NEED_ORDER = ["diagnosis", "code", "plan", "presentation", "line_of_business", "state", "date_of_service", "setting"]
 NEED_NAMES = {"diagnosis": "diagnosis code", "code": "CPT code", "line_of_business": "line of business"}
 ID_CARD_ROUTE = "For a particular member, call the number on the back of the member's ID card."
 
@@ -246,30 +252,72 @@ def _short_review(answer: Answer, message: str, index: FactIndex | None, named: 
     decisive = [f for f in reasons if f not in listing][::-1]
     if answer.data.get("line_of_business") or answer.status is Status.OUTSIDE_PROGRAM:
         decisive += [f for f in answer.facts if f.kind == "scope"]
+    if answer.data.get("level_of_care_review"):
+        # 001: the setting of a small-joint surgery is itself reviewed (level of care), whatever "no additional
+        # site-of-care review" says of the facility: that goes first.
+        pinned = [f for f in answer.facts if "level of care" in f.text]
+    else:
+        pinned = []
     # A program that starts on a date: the date is part of "does it need review?" until a date of service is known.
     decisive += [f for f in answer.facts if f.kind == "date"][:1]
     if len(decisive) > 1:
         order = _chosen(message, [f.text for f in decisive], index, keep=2, background=[head_text])
         decisive = [decisive[i] for i in order] + [f for i, f in enumerate(decisive) if i not in order]
+    decisive = pinned + [f for f in decisive if f not in pinned]
     head = Shown(head_text, tuple(listing))
-    lines = [head, *(Shown(f"{f.text}{_scope_suffix(f)}", (f,), core=i == 0) for i, f in enumerate(decisive[:2]))]
-    if decisive and named & FOLLOW_UP_KINDS and not named & SUBJECT_KINDS and answer.status is Status.REVIEW_REQUIRED:
-        # "What if we do it at the ASC?": what the new setting (or line of business) changes comes first; the
-        # procedure's own review still applies.
+    # Two sources that disagree for this scope: both are the answer, each with its source.
+    conflicts = [Shown(f"{f.text}{_scope_suffix(f)}", (f,), core=True) for f in answer.facts if f.kind == "conflict"]
+    if conflicts:
+        decisive = decisive[:0]
+    lines = [
+        head,
+        *conflicts,
+        *(Shown(f"{f.text}{_scope_suffix(f)}", (f,), core=i == 0) for i, f in enumerate(decisive[:2])),
+    ]
+    follow_up = named & FOLLOW_UP_KINDS and not named & SUBJECT_KINDS
+    if (
+        decisive
+        and (follow_up or SITE_CUE.search(message or ""))
+        and answer.status is Status.REVIEW_REQUIRED
+        and (decisive[0].kind == "scope" or SETTING_TERMS.search(decisive[0].text))
+    ):
+        # "What if we do it at the ASC?" / "does it need site-of-care review?": what the setting (or line of
+        # business) changes comes first; the procedure's own review still applies.
         lines = [lines[1], Shown(_still_needs(answer), tuple(listing)), *lines[2:]]
     cases = [Shown(_upper_first(_case_text(c)), _rule_facts(answer, c)) for c in _cases_in_order(answer)]
     if answer.status is Status.CONDITIONAL:
-        lines += cases[:SUPPORTING_FACTS]
+        # What it depends on is the answer: the case of the first thing unknown comes right after the headline,
+        # before the facts that put the procedure under review.
+        if answer.data.get("plan_choices"):
+            # The headline already answers per plan: the per-plan cases would repeat it.
+            cases = [s for s, c in zip(cases, _cases_in_order(answer), strict=True) if "plan" not in c["when"]]
+        if cases:
+            # The cases are what it depends on; the facts below them (not the dates the cases already state).
+            rest = [Shown(s.text, s.items) for s in lines[1 + len(conflicts) :]]
+            rest = [s for s in rest if not any(f.kind == "date" for f in s.items if isinstance(f, Fact))]
+            lines = [
+                lines[0],
+                *conflicts,
+                Shown(cases[0].text, cases[0].items, core=not conflicts),
+                *cases[1:SUPPORTING_FACTS],
+                *rest,
+            ]
         question = follow_up_question(answer)
         if question:
-            lines.append(Shown(question))
+            # "Which plan?" goes with its buttons: kept whatever the soft budget.
+            lines.append(Shown(question, core=question == INFO_QUESTIONS["plan"]))
     else:
         shown = {f for s in lines for f in s.items}
+        if answer.data.get("setting") in PRESENTATION_SETTINGS:
+            # An inpatient or emergency surgery: how the patient presented can still change the answer.
+            lines += [
+                case for case, c in zip(cases, _cases_in_order(answer), strict=True) if "presentation" in c["when"]
+            ][:1]
         pool = [
             Shown(f"{f.text}{_scope_suffix(f)}", (f,))
             for f in answer.facts
-            if f.kind != "route" and f not in listing and f not in shown
-        ] + cases
+            if f.kind not in ("route", "conflict") and f not in listing and f not in shown
+        ] + [case for case in cases if case not in lines]
         lines += [pool[i] for i in _chosen(message, [s.text for s in pool], index, keep=2, background=[head_text])]
     if answer.status in (Status.NOT_REQUIRED, Status.OUTSIDE_PROGRAM):
         lines.append(Shown(ID_CARD_ROUTE, _id_card(answer)))
@@ -360,6 +408,15 @@ def _short_contact(answer: Answer, message: str, index: FactIndex | None) -> lis
         lines.append(Shown(ID_CARD_ROUTE, tuple(id_card)))
     if kind == "phone" and lines and not lines[0].core:
         lines.append(lines.pop(0))  # the number first when the number was asked
+    people = [r for r in answer.contacts if r.kind == "person"]
+    if people and asks_who_to_contact(message):
+        # "Who can I talk to about …?": the people the sources name come first, with the ID-card number; the AIM
+        # routes follow while they fit.
+        people = sorted(people, key=lambda p: p.id != "network_representative")[:2]
+        who = ", or ".join(_upper_first(p.value) if i == 0 else p.value for i, p in enumerate(people))
+        card = "; or call the customer service number on the back of the patient's ID card" if id_card else ""
+        head = Shown(f"For questions about how the program works: {who}{card}.", (*people, *id_card[:1]), True)
+        lines = [head, *(Shown(s.text, s.items) for s in lines if s.items and all(r.kind == "portal" for r in s.items))]
     return lines or [Shown(HEADLINES[Status.UNKNOWN])]
 
 
@@ -388,12 +445,28 @@ def _short_list(answer: Answer) -> list[Shown]:
     procedures = [f for f in answer.facts if f.kind == "procedure"]
     # A long list (a whole program with its sub-programs) names the sub-programs; "More" lists every procedure.
     names = [f.text for f in (procedures if procedures and len(procedures) <= LIST_MOST else programs or procedures)]
+    if answer.topic == "program_services" and not names:
+        # A program the sources name without a list of procedures: what they say of it, with its source.
+        first = answer.facts[0] if answer.facts else None
+        source = first.citations[0].source_id if first and first.citations else None
+        where = f" (listed in the {SHORT_TITLES[source]})" if source in SHORT_TITLES else ""
+        examples = answer.data.get("examples") or []
+        text = f"AIM reviews {answer.program_name or 'this program'}{where}"
+        text += f", for example {', '.join(examples)}" if examples else ""
+        if answer.data.get("effective_from"):
+            text += f", effective {_long_date(answer.data['effective_from'])}"
+        return [Shown(text + "; the sources list no procedures or codes for it.", (first,) if first else ())]
     if answer.topic == "programs":
         head = "AIM reviews these services: " + "; ".join(names) + "."
     else:
         head = f"{answer.program_name or 'The program'} — AIM reviews: " + "; ".join(names) + "."
     caveats = [f for f in answer.facts if f.kind == "caveat"]
     return [Shown(head, tuple(answer.facts[:1]))] + [Shown(f.text, (f,)) for f in caveats[:1]]
+
+
+def _long_date(iso: str) -> str:
+    d = date.fromisoformat(iso)
+    return f"{d:%B} {d.day}, {d.year}"
 
 
 def _short_topic(answer: Answer, message: str, index: FactIndex | None, budget: int = PROVIDER_BUDGET) -> list[Shown]:
@@ -412,6 +485,7 @@ def _short_topic(answer: Answer, message: str, index: FactIndex | None, budget: 
         # A small topic that fits the budget whole: the best fact first, then the rest in their order.
         picked = [picked[0], *(i for i in range(len(pool)) if i != picked[0])]
     lines = [pool[i] for i in picked]
+    lines += _other_side(answer, lines)
     if answer.topic == "validity" and answer.procedure_name and lines:
         lines[0] = Shown(f"{answer.procedure_name}: {lines[0].text}", lines[0].items)
     if answer.topic == "validity":
@@ -422,6 +496,29 @@ def _short_topic(answer: Answer, message: str, index: FactIndex | None, budget: 
     if answer.status is Status.UNKNOWN:
         lines.insert(0, Shown(HEADLINES[Status.UNKNOWN]))
     return lines
+
+
+SETTING_WORDS = re.compile(r"\b(inpatient|outpatient|emergency)\b", re.I)
+OPPOSITE = {"exclusion": "inclusion", "inclusion": "exclusion"}
+
+
+def _other_side(answer: Answer, lines: list[Shown]) -> list[Shown]:
+    """Where one source excludes a setting that another includes, the first line's setting gets the other source's
+    word too (both, each with its source; never a silent pick)."""
+    first = lines[0].items[0] if lines and lines[0].items else None
+    if not isinstance(first, Fact) or first.kind not in OPPOSITE:
+        return []
+    words = {w.lower() for w in SETTING_WORDS.findall(first.text)}
+    shown = {f for s in lines for f in s.items}
+    other = [
+        f
+        for f in answer.facts
+        if f.kind == OPPOSITE[first.kind]
+        and f not in shown
+        and words & {w.lower() for w in SETTING_WORDS.findall(f.text)}
+        and {c.source_id for c in f.citations} != {c.source_id for c in first.citations}
+    ]
+    return [Shown(f"{f.text}{_scope_suffix(f)}", (f,), core=True) for f in other[:1]]
 
 
 def _estimate_text(est: dict) -> str:

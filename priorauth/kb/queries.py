@@ -182,7 +182,7 @@ def contacts(
     if state and not plan:
         plan = plan_for_region(session, state)
     kinds = {"phone": ("phone",), "portal": ("portal",), "email": ("email",)}.get(
-        kind or "", ("portal", "phone", "id_card")
+        kind or "", ("portal", "phone", "id_card", "person")
     )
     routes = contact_routes(session, program=program, plan=plan, kinds=kinds, region=region)
     answer = Answer(topic="contact", contacts=routes, program=program)
@@ -298,6 +298,11 @@ def program_services(session: Session, program: str | None = None) -> Answer:
             select(m.Procedure).where(m.Procedure.program_id == p.id).order_by(m.Procedure.name)
         ).scalars():
             answer.facts.append(fact_for(session, proc.name, "procedures", proc.id, kind="procedure"))
+    row = session.get(m.Program, program)
+    if row is not None:
+        answer.data["examples"] = list(row.examples or [])
+        if row.effective_from:
+            answer.data["effective_from"] = row.effective_from.isoformat()
     if program_chain(session, program)[-1].id == MSK:
         answer.facts.append(
             fact_for(

@@ -547,6 +547,7 @@ def _apply_rehab(session, out: _Outcome, k: _Known) -> None:
         out.depends_on("line_of_business", "state")
         for r in schedule:
             out.facts.append(rehab_fact(session, r, kind="date"))
+        out.cases += _rehab_cases(commercial, medicare)
         return
     if lob in COMMERCIAL:
         _rehab_commercial(session, out, k, commercial)
@@ -581,6 +582,37 @@ def _apply_rehab(session, out: _Outcome, k: _Known) -> None:
                 kind="caveat",  # a gap in the sources: said, with no passage to cite
             )
         )
+
+
+def _rehab_cases(commercial, medicare) -> list[dict]:
+    """The line-of-business cases of 003 in one line each (what the schedule's records say, shortened)."""
+    cases = []
+    relaunch = [r for r in commercial if not r.id.endswith("west")]
+    west = [r for r in commercial if r.id.endswith("west")]
+    if relaunch:
+        say = "Commercial members: relaunch scheduled for November 1st (no year given) in " + ", ".join(
+            s for r in relaunch for s in r.states
+        )
+        if west:
+            say += "; " + ", ".join(s for r in west for s in r.states) + " targeted for the first quarter of 2020"
+        cases.append({"when": {"line_of_business": ["commercial"]}, "status": "see_text", "say": say + "."})
+    for r in medicare:
+        if r.not_required_until and r.starts:
+            cases.append(
+                {
+                    "when": {"line_of_business": ["medicare"]},
+                    "status": "see_text",
+                    "rule": r.id,
+                    "say": f"Medicare members: delayed until {r.starts:%B %Y}, not required through "
+                    f"{r.not_required_until:%B %Y} except in {_or_and(r.except_states)}.",
+                }
+            )
+    return cases
+
+
+def _or_and(items) -> str:
+    items = list(items)
+    return ", ".join(items[:-1]) + " and " + items[-1] if len(items) > 1 else "".join(items)
 
 
 def _rehab_commercial(session, out: _Outcome, k: _Known, entries) -> None:
@@ -710,10 +742,10 @@ def _combine(session, answer: Answer, outcomes: list[_Outcome], k: _Known, given
         elif answer.status is Status.CONFLICT:
             answer.data["headline"] = _conflict_headline(session, outcomes, given_plan)
         elif answer.status is Status.CONDITIONAL:
-            answer.data["headline"] = (
-                f"It depends on {_needs_phrase(depends)}: "
-                f"{answer.procedure_name or answer.program_name} ({answer.program_name})."
-            )
+            subject = answer.procedure_name or answer.program_name
+            if answer.program_name and len(answer.program_name) <= SHORT_PROGRAM and subject != answer.program_name:
+                subject += f" ({answer.program_name})"
+            answer.data["headline"] = f"It depends on {_needs_phrase(depends)}: {subject}."
         if not given_plan and answer.status in (Status.REVIEW_REQUIRED, Status.NOTIFICATION_ONLY, Status.CONDITIONAL):
             answer.data["plan_caveat"] = True
             answer.facts.append(
@@ -752,6 +784,7 @@ def _combine(session, answer: Answer, outcomes: list[_Outcome], k: _Known, given
     answer.data["headline"] = _plan_headline(session, answer, groups, whys)
 
 
+SHORT_PROGRAM = 60  # a longer program name (rehabilitation's) is left to the facts below the headline
 NEED_NAMES = {
     "line_of_business": "the member's line of business",
     "state": "the state",

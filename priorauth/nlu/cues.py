@@ -189,3 +189,16 @@ def denial_topic_named(text: str) -> str | None:
         if pattern.search(text or ""):
             return topic
     return None
+
+
+_FACET_RE = re.compile(
+    r"\b(mbbs?|rfas?|rfns?|rfa's|medial\s+branch|facet\w*|radio\s*frequency|rhizotomy|neurotomy|ablat\w*)\b", re.I
+)
+_FUSION_RE = re.compile(r"\b(fusions?|fused|arthrodesis|post[- ]?fusion)\b", re.I)
+
+
+def facet_after_fusion(text: str, fusion_in_context: bool = False) -> bool:
+    """A facet procedure (MBB, RFA) for a patient with a spinal fusion: the guideline update of 004 answers it.
+
+    ``fusion_in_context``: the conversation was already about that guideline ("what about an RFA instead?")."""
+    return bool(_FACET_RE.search(text or "")) and (fusion_in_context or bool(_FUSION_RE.search(text or "")))

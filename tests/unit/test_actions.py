@@ -11,7 +11,7 @@ from sqlalchemy.exc import OperationalError
 
 from actions import backend
 from actions.answer import ActionAnswer
-from actions.fallback import ActionFallback
+from actions.fallback import ActionFallback, ActionOutOfScope
 from priorauth.db import make_engine, make_session_factory
 from priorauth.kb.loader import load_kb
 from tests.conftest import KB_DIR, SOURCES_DIR
@@ -205,3 +205,41 @@ def run_events(action, t):
     dispatcher = CollectingDispatcher()
     events = asyncio.run(action.run(dispatcher, t, {}))
     return dispatcher.messages, events
+
+
+def _out_of_scope(text, entities=(), runner_up=("ask_contact", 0.05), slots=None):
+    t = tracker("out_of_scope", text, entities, slots=slots)
+    t.latest_message["intent_ranking"] = [
+        {"name": "out_of_scope", "confidence": 0.7},
+        {"name": runner_up[0], "confidence": runner_up[1]},
+    ]
+    return run(ActionOutOfScope(), t)
+
+
+def test_out_of_scope_is_said_when_nothing_in_the_message_is_in_scope():
+    messages, _ = _out_of_scope("how much does Anthem pay for a knee replacement?", runner_up=("ask_validity", 0.1))
+    assert [m.get("response") for m in messages] == ["utter_out_of_scope"]
+
+
+def test_a_named_procedure_asked_about_is_never_out_of_scope():
+    messages, slots = _out_of_scope("is a lumbar laminectomy subject to AIM review?", [("procedure", "laminectomy")])
+    assert messages[0]["text"].startswith("Yes: Cervical/lumbar spinal laminectomy"), messages[0]["text"]
+    assert slots["last_topic"] == "review_requirement"
+
+
+def test_a_facet_procedure_after_a_fusion_gets_the_guideline_then_keeps_it():
+    text = "can we do a medial branch block on someone already fused at L4-5?"
+    messages, slots = _out_of_scope(text, [("procedure", "facet_joint_injection")])
+    assert "not medically necessary after spinal fusion" in messages[0]["text"], messages[0]["text"]
+    follow_up = run(
+        ActionAnswer(),
+        tracker("inform", "what about an RFA then", [("procedure", "facet_radiofrequency_ablation")], slots=slots),
+    )[0]
+    assert "not medically necessary after spinal fusion" in follow_up[0]["text"]
+    assert not follow_up[0]["text"].startswith("Yes")
+
+
+def test_an_out_of_scope_runner_up_question_confirmed_by_the_facts_is_answered():
+    text = "where can we look up network surgery centers for this member?"
+    messages, _ = _out_of_scope(text, [("setting", "ambulatory_surgery_center")], runner_up=("ask_site_of_care", 0.2))
+    assert "health plan website" in messages[0]["text"], messages[0]["text"]

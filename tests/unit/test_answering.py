@@ -47,6 +47,43 @@ def test_a_site_of_care_question_is_a_decision_only_when_it_names_the_procedure(
     assert topic_for("ask_site_of_care", None, known, "", new) == topic
 
 
+@pytest.mark.parametrize(
+    ("new", "text", "topic"),
+    [
+        (
+            {"program", "plan"},
+            "is prior authorization required for imaging for an Anthem Maine member?",
+            "review_requirement",
+        ),
+        ({"plan"}, "what changed in the pain management guidelines for Anthem Maine?", "guideline_changes"),
+        ({"program"}, "what changed for interventional pain in August 2020?", "guideline_changes"),
+    ],
+)
+def test_a_guideline_question_that_names_a_program_and_asks_if_reviewed_is_a_review_question(new, text, topic):
+    known = {k: "x" for k in new}
+    assert topic_for("ask_guideline_changes", None, known, text, new) == topic
+
+
+@pytest.mark.parametrize(
+    ("intent", "last", "text", "topic"),
+    [
+        (
+            "ask_review_required",
+            None,
+            "facet rhizotomy for someone fused at L4-5, is that reviewed?",
+            "guideline_changes",
+        ),
+        ("inform", "guideline_changes", "and a medial branch block instead?", "guideline_changes"),
+        ("ask_review_required", None, "does a facet injection need review?", "review_requirement"),
+        ("ask_review_required", None, "does a spinal fusion need review?", "review_requirement"),
+        ("ask_contact", None, "who do I call about an RFA after fusion", "contact"),
+    ],
+)
+def test_a_facet_procedure_after_a_fusion_is_the_guideline_question(intent, last, text, topic):
+    known = {"procedure": "facet_radiofrequency_ablation"}
+    assert topic_for(intent, last, known, text, {"procedure"}) == topic
+
+
 def test_validity_reads_an_approval_date_from_the_message(session):
     answer = answer_for(session, "validity", {"program": "interventional_pain"}, "approved on 11/23/2026")
     assert answer.data["estimates"][0]["last_day"] == "2026-12-04"

@@ -71,7 +71,7 @@ CASES = [
         "Yes:",
         "No:",
     ),
-    ("review_requirement", {"cpt_code": "62322"}, "62322 PA?", "It depends on the diagnosis code", "Yes:"),
+    ("review_requirement", {"cpt_code": "62322"}, "62322 PA?", "It depends on the diagnosis", "Yes:"),
     (
         "review_requirement",
         {"procedure": "discectomy", "setting": "emergency"},
