@@ -169,6 +169,8 @@ def is_interruption(tracker: Tracker, text: str, expected: str | None, raw: dict
         return False
     if intent == "ask_more" and not _MORE.search(text):
         return False  # "on the moon" is a (wrong) setting, not "More": the form says what it expects
+    if intent == "out_of_scope" and expected in FREE_TEXT_FIELDS and not _QUESTION.match(text):
+        return False  # a clinical reason in the user's words reads like anything; it is the answer asked for
     if text.rstrip().endswith("?") or _QUESTION.match(text):
         return True
     context = checker.validation_context()

@@ -62,6 +62,7 @@ PLAIN_TOPICS = {
     "post_service",
 }
 # Topics a classifier may pick for a message that names a procedure and asks whether it needs review.
+SITE_OF_CARE_CUE = re.compile(r"\bsite[- ]of[- ]care\b|\bSOC\b")
 # Topics a clinical question may be read as: a guideline that decides it answers it instead.
 CLINICAL_TOPICS = {"review_requirement", "guideline_changes", "guidelines", "review_process", "exclusions"}
 REVIEW_SHAPED = {"guideline_changes", "review_process", "exclusions", "rehabilitation", "program_services"}
@@ -115,6 +116,12 @@ def topic_for(
         named = any(known.get(k) for k in ("procedure", "cpt_code")) and new & {"procedure", "cpt_code"}
         if topic in REVIEW_SHAPED and named and asks_if_reviewed(text) and known.get("program") != "rehabilitation":
             return "review_requirement"  # a named procedure and "does it need review?" is a review question
+        if (
+            topic in ("lines_of_business", "program_services")
+            and SITE_OF_CARE_CUE.search(text)
+            and not new & {"line_of_business"}
+        ):
+            return "site_of_care"  # "which codes are subject to the MSK site of care review?"
         if topic == "site_of_care" and known.get("program") == "surgical_site_of_care":
             return "review_requirement"  # 000's Surgical Site of Care program (GI), not the musculoskeletal FAQ's
         if topic == "guideline_changes" and "program" in new and asks_if_reviewed(text):

@@ -82,6 +82,8 @@ TOPIC_INTROS = {
     "program_services": "{program} — what AIM reviews:",
     "contact": "How to reach AIM:",
 }
+# Topics about one program as a whole.
+PROGRAM_TOPICS = {"rehabilitation"}
 # Topics whose answer is a list of names: the short reply keeps the list, on one line.
 LIST_TOPICS = {"programs", "program_services"}
 LIST_MOST = 14
@@ -475,7 +477,10 @@ def _short_topic(answer: Answer, message: str, index: FactIndex | None, budget: 
     pool = [Shown(f"{f.text}{_scope_suffix(f)}", (f,)) for f in answer.facts]
     for est in answer.data.get("estimates", []):
         pool.append(Shown(_estimate_text(est)))
-    picked = _chosen(message, [s.text for s in pool], index, keep=SUPPORTING_FACTS)
+    # A program's topic: its name says what every fact is about, not which one answers ("rehab" in a rehab
+    # question expands to the program's whole description).
+    title = [answer.data["title"]] if answer.topic in PROGRAM_TOPICS and answer.data.get("title") else []
+    picked = _chosen(message, [s.text for s in pool], index, keep=SUPPORTING_FACTS, background=title)
     if not picked:
         picked = list(range(min(len(pool), 2)))
     if answer.topic in SEQUENCE_TOPICS and picked[0] <= 1 and HOW_CUE.search(message or ""):

@@ -81,6 +81,10 @@ class AgentPanel:
         """Clicks one of the draft buttons; returns its exchange once the replies are in."""
         return self._exchange(lambda: self.page.locator(".actions button", has_text=label).click())
 
+    def click_reply(self, exchange, title: str):
+        """Clicks a reply button of an exchange (a quick reply the assistant offered); returns its exchange."""
+        return self._exchange(lambda: exchange.locator(".replies button", has_text=title).click())
+
     def _exchange(self, act):
         before = self.page.locator("#log .exchange").count()
         act()

@@ -23,9 +23,24 @@ CALLER_FIELDS = (
 
 
 def owner_of(web, reference: str) -> str | None:
+    row = saved(web, reference)
+    return row["owner"] if row else None
+
+
+def saved(web, reference: str) -> dict | None:
+    """The draft as stored in the database behind the servers (not as any reply shows it)."""
     with sqlite3.connect(web.workdir / "priorauth.db") as db:
-        row = db.execute("SELECT owner FROM drafts WHERE reference = ?", (reference,)).fetchone()
-    return row[0] if row else None
+        db.row_factory = sqlite3.Row
+        row = db.execute("SELECT * FROM drafts WHERE reference = ?", (reference,)).fetchone()
+    if row is None:
+        return None
+    found = dict(row)
+    found["procedure_codes"] = json.loads(found["procedure_codes"]) if found["procedure_codes"] else None
+    return found
+
+
+def reference_in(locator) -> str:
+    return re.search(r"DR-[0-9A-Z]{6}", locator.inner_text()).group(0)
 
 
 @pytest.fixture
@@ -78,3 +93,43 @@ def test_a_draft_opened_from_the_panel_belongs_to_the_agent_and_exports(panel, p
     finally:
         other.close()
     assert owner_of(web, reference) == "agent:agent-7"
+
+
+# ---------------------------------------------------------------- issue 18's conversations, in the panel
+def test_a_review_answer_offers_a_draft_for_its_code_and_the_button_prefills_it(panel, page, web):
+    answer = panel.ask("29881 PA?")
+    started = panel.click_reply(answer, "Start a draft request for 29881")
+    expect(started).to_contain_text("From our conversation I've filled in: Procedure codes 29881.")
+    reference = reference_in(started)
+    draft = saved(web, reference)
+    assert draft["owner"] == "agent:agent-7" and draft["procedure_codes"] == ["29881"]
+
+
+def test_corrections_in_the_panel_are_confirmed_masked_and_saved_and_whats_left_lists_the_rest(panel, page, web):
+    reference = reference_in(panel.click_action("New draft"))
+    expect(panel.ask(f"member id {MEMBER_ID}, dob 3/4/1960")).to_contain_text("ordering provider")
+    corrected = panel.ask("change the dob to 03/05/1961")
+    expect(corrected).to_contain_text("Date of birth updated (**/05/1961).")
+    expect(corrected).not_to_contain_text("1961-03-05")
+    unasked = panel.ask("the DOS is " + us_date(service_date()))
+    expect(unasked).to_contain_text("Date of service")
+    draft = saved(web, reference)
+    assert draft["member_dob"] == "1961-03-05" and draft["date_of_service"] == service_date().isoformat()
+    left = panel.ask("what do you still need?")
+    expect(left).to_contain_text(f"Draft request {reference} still needs")
+    expect(left).to_contain_text("Ordering provider NPI")
+    expect(left).not_to_contain_text("Date of service,")
+
+
+def test_cancel_in_the_panel_asks_first_no_keeps_the_draft_and_yes_cancels_it(panel, page, web):
+    reference = reference_in(panel.click_action("New draft"))
+    panel.ask(f"member id {MEMBER_ID}")
+    asked = panel.ask("cancel this draft")
+    expect(asked).to_contain_text(f"Cancel draft request {reference}? This can't be undone.")
+    kept = panel.click_reply(asked, "No, keep it")
+    expect(kept).to_contain_text(f"OK, I'm keeping draft request {reference}.")
+    assert saved(web, reference)["status"] == "open"
+    asked = panel.ask("cancel this draft")
+    cancelled = panel.click_reply(asked, "Yes, cancel it")
+    expect(cancelled).to_contain_text(f"Draft request {reference} is cancelled.")
+    assert saved(web, reference)["status"] == "cancelled"

@@ -120,9 +120,10 @@ def test_the_panel_signs_out_and_says_why_when_the_token_is_revoked(page, web, m
 
 
 def test_a_terse_query_gets_a_card_with_scope_and_citations(panel, page):
-    card = panel.ask("27447 ASO").locator(".card")
+    # The plan named: Anthem Blue Cross's own line-of-business scope decides (issue 14), with its plan chip.
+    card = panel.ask("27447 ASO Anthem Blue Cross").locator(".card")
     expect(card.locator(".badge")).to_have_text("Review required")
-    expect(card.locator(".headline")).to_contain_text("27447 (Total knee replacement) needs AIM pre-service review")
+    expect(card.locator(".headline")).to_contain_text("The sources name the procedure, not the code: 27447")
     aso = panel.fact(card, "Self-insured (ASO): included")
     expect(aso.locator(".chip.plan")).to_have_text("Plan: Anthem Blue Cross")
     expect(aso.locator(".chip.lob")).to_have_text("LOB: Fully insured, ASO (self-insured)")

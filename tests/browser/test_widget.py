@@ -59,7 +59,7 @@ def test_a_quick_reply_button_asks_its_question(page):
     widget = Widget(page).open().wait_for_greeting()
     page.locator(".rw-reply", has_text="Contact AIM").click()
     expect(page.locator(".rw-client").filter(has_text="Contact AIM")).to_be_visible()
-    expect(widget.response("How to reach AIM").last).to_be_visible(timeout=ANSWER_TIMEOUT)
+    expect(widget.response("Online: AIM ProviderPortal").last).to_be_visible(timeout=ANSWER_TIMEOUT)
     expect(widget.response("1-877-291-0360").last).to_be_visible()
 
 

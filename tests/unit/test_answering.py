@@ -84,6 +84,29 @@ def test_a_facet_procedure_after_a_fusion_is_the_guideline_question(intent, last
     assert topic_for(intent, last, known, text, {"procedure"}) == topic
 
 
+@pytest.mark.parametrize(
+    ("intent", "new", "text", "topic"),
+    [
+        (
+            "ask_lines_of_business",
+            {"program"},
+            "which codes does the MSK site of care review apply to?",
+            "site_of_care",
+        ),
+        ("ask_program_services", set(), "what procedures get the site-of-care review", "site_of_care"),
+        (
+            "ask_lines_of_business",
+            {"line_of_business"},
+            "is site of care review for ASO members too?",
+            "lines_of_business",
+        ),
+        ("ask_lines_of_business", set(), "which members does it apply to", "lines_of_business"),
+    ],
+)
+def test_a_site_of_care_question_read_as_another_topic_is_the_site_of_care_question(intent, new, text, topic):
+    assert topic_for(intent, None, {k: "x" for k in new}, text, new) == topic
+
+
 def test_validity_reads_an_approval_date_from_the_message(session):
     answer = answer_for(session, "validity", {"program": "interventional_pain"}, "approved on 11/23/2026")
     assert answer.data["estimates"][0]["last_day"] == "2026-12-04"

@@ -294,6 +294,13 @@ def test_a_question_mid_form_rejects_the_form_and_the_form_resumes_afterwards(da
         ("ask_rehab", "tell me about therapy visits", "draft_facility_name", True),
         ("nlu_fallback", "blorp", "draft_member_id", False),  # an answer, invalid: asked again
         ("change_draft", "change the date of service to 3/4", "draft_member_id", False),
+        (
+            "out_of_scope",
+            "BMI 45 and severe sleep apnea, needs overnight monitoring",
+            "draft_site_of_care_reason",
+            False,
+        ),
+        ("out_of_scope", "what's the copay for this?", "draft_site_of_care_reason", True),
         ("ask_more", "on the moon", "draft_setting", False),  # a wrong setting, not "More"
         ("ask_more", "tell me more", "draft_setting", True),
     ],
