@@ -48,12 +48,14 @@ class ActionAnswer(Action):
         domain: dict[str, Any],
         intent: str | None,
         second_opinion: bool = True,
+        subject: dict | None = None,
     ) -> list[dict[str, Any]]:
+        """``subject``: what the message names that the matcher could not (a procedure the sources don't list)."""
         from actions.fallback import ActionFallback
 
         context = context_from(tracker)
         last_topic = tracker.get_slot("last_topic")
-        known = dict(context.values, diagnosis_code=context.diagnoses)
+        known = dict(context.values, diagnosis_code=context.diagnoses, **(subject or {}))
         message = tracker.latest_message.get("text") or ""
         topic = topic_for(intent, last_topic, known, message, context.new)
         if intent == "inform" and not context.new:

@@ -13,7 +13,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import backend
 from priorauth.answering import INTENT_TOPICS
-from priorauth.nlu.cues import asks_if_reviewed, facet_after_fusion
+from priorauth.nlu.cues import asks_if_reviewed, facet_after_fusion, unlisted_subject
 
 logger = logging.getLogger(__name__)
 ANSWERABLE = set(INTENT_TOPICS) | {"inform"}
@@ -48,10 +48,14 @@ class ActionFallback(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
         intent = second_opinion(tracker)
-        if intent:
+        phrase = None if intent else unlisted_subject(tracker.latest_message.get("text") or "")
+        if intent or phrase:
             from actions.answer import ActionAnswer
 
-            events = await ActionAnswer().answer(dispatcher, tracker, domain, intent, second_opinion=False)
+            # "trigger pt inj - AIM?": a review question about something the sources don't list is answered so.
+            subject = {"procedure": phrase} if phrase else None
+            intent = intent or "ask_review_required"
+            events = await ActionAnswer().answer(dispatcher, tracker, domain, intent, False, subject)
             return _then_listen(events)
         return await self.ask_to_rephrase(dispatcher, tracker)
 

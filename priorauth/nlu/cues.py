@@ -202,3 +202,24 @@ def facet_after_fusion(text: str, fusion_in_context: bool = False) -> bool:
 
     ``fusion_in_context``: the conversation was already about that guideline ("what about an RFA instead?")."""
     return bool(_FACET_RE.search(text or "")) and (fusion_in_context or bool(_FUSION_RE.search(text or "")))
+
+
+_TERSE_REVIEW_RE = re.compile(
+    r"(?:^|[\s:,;-])(pa|auth|aim|precert|pre-?auth|prior\s+auth(?:orization)?|review)\s*\?+\s*$", re.I
+)
+_SHAPE_WORDS_RE = re.compile(
+    r"\b(does|do|is|are|an?|the|needs?|requires?|required|prior|auth\w*|pa|aim|precert\w*|pre-?auth\w*|reviewed|"
+    r"review|through|by|via|for|go|get|it|this|that|we|i|still|what|which|who|how|when|where|why|can|could|"
+    r"should|will|would|about)\b",
+    re.I,
+)
+SUBJECT_WORDS = 5
+
+
+def unlisted_subject(text: str) -> str | None:
+    """The subject of a review question that names nothing the matcher knows ("trigger pt inj - AIM?" ->
+    "trigger pt inj"), or None when the message is not shaped like one or leaves more than a short phrase."""
+    if not (_TERSE_REVIEW_RE.search(text or "") or asks_if_reviewed(text)):
+        return None
+    phrase = " ".join(re.sub(r"[^\w\s/.]|(?<!\w)\.|\.(?!\w)", " ", _SHAPE_WORDS_RE.sub(" ", text)).split())
+    return phrase if phrase and len(phrase.split()) <= SUBJECT_WORDS else None

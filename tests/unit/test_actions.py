@@ -243,3 +243,24 @@ def test_an_out_of_scope_runner_up_question_confirmed_by_the_facts_is_answered()
     text = "where can we look up network surgery centers for this member?"
     messages, _ = _out_of_scope(text, [("setting", "ambulatory_surgery_center")], runner_up=("ask_site_of_care", 0.2))
     assert "health plan website" in messages[0]["text"], messages[0]["text"]
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        ("trigger pt inj - AIM?", "“trigger pt inj” is not a procedure my sources list."),
+        ("does acupuncture need prior auth?", "“acupuncture” is not a procedure my sources list."),
+    ],
+)
+def test_a_review_question_about_something_unlisted_is_answered_so_not_refused(text, said):
+    t = tracker("nlu_fallback", text)
+    t.latest_message["intent_ranking"] = [{"name": "nlu_fallback", "confidence": 0.5}]
+    messages, _ = run(ActionFallback(), t)
+    assert messages[0]["text"].startswith(said) and "ID card" in messages[0]["text"], messages[0]["text"]
+
+
+def test_a_message_that_is_not_a_review_question_is_still_asked_to_rephrase():
+    t = tracker("nlu_fallback", "what is AIM?")
+    t.latest_message["intent_ranking"] = [{"name": "nlu_fallback", "confidence": 0.5}]
+    messages, _ = run(ActionFallback(), t)
+    assert messages[0]["response"] == "utter_ask_rephrase"
