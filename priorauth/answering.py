@@ -122,7 +122,7 @@ def topic_for(
             and not new & {"line_of_business"}
         ):
             return "site_of_care"  # "which codes are subject to the MSK site of care review?"
-        if topic == "site_of_care" and known.get("program") == "surgical_site_of_care":
+        if topic == "site_of_care" and known.get("program") == "surgical_site_of_care" and "program" in new:
             return "review_requirement"  # 000's Surgical Site of Care program (GI), not the musculoskeletal FAQ's
         if topic == "guideline_changes" and "program" in new and asks_if_reviewed(text):
             return "review_requirement"  # "is prior auth required for advanced imaging (Anthem Maine)?"

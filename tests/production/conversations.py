@@ -21,9 +21,9 @@ SCRIPTS: dict[str, list[Turn]] = {
     "validity, codes, settings, contacts": [
         ("hi there", ["prior authorization"], []),
         ("how long is a pain management approval valid?", ["10 business days"], ["60 calendar days"]),
-        ("and for a hip?", ["60 calendar days", "Total hip replacement"], ["10 business days"]),
-        ("does 27447 need PA?", ["Yes:"], []),
-        ("what about inpatient?", ["Yes:", "inpatient or outpatient basis"], []),
+        ("and for a hip?", ["60 calendar days"], ["10 business days"]),  # "hip" alone: either hip procedure, 60 days
+        ("does 27447 need PA?", ["The sources name the procedure, not the code", "Total knee replacement"], ["Yes:"]),
+        ("what about inpatient?", ["It depends on the plan", "inpatient or outpatient basis"], ["Yes:"]),
         ("and in the ER?", ["No:"], ["Yes:"]),
         ("what's the phone number for Anthem Blue Cross", ["1-877-291-0360"], []),
         ("how do I upload supporting documentation", ["document upload feature"], []),
@@ -37,7 +37,11 @@ SCRIPTS: dict[str, list[Turn]] = {
         ("what's the number for that?", ["(866) 789-0158", "1-877-291-0360"], []),
         ("for Maine", ["866-714-1107"], ["1-877-291-0360"]),
         ("does a lumbar fusion need prior auth", ["Yes:"], []),
-        ("for Medicaid members?", ["Not under AIM review", "Medicaid"], []),
+        (
+            "for Medicaid members?",
+            ["The sources don't say for Medicaid members of Anthem Maine"],
+            [],
+        ),  # Maine, from before
         ("what about ASO", ["Yes:"], ["Not under AIM review"]),
         ("TKA auth validity", ["60 calendar days"], ["10 business days"]),
         ("how long is a pain management approval good for", ["10 business days"], ["60 calendar days"]),
@@ -109,7 +113,11 @@ def draft_script(member_id: str, dob: str, date_of_service: str) -> list[Turn]:
     """A draft request filled in over several turns, then questions; "{ref}" stands for its reference."""
     year = dob.rsplit("/", 1)[-1]
     return [
-        ("start a draft for 63030 at the hospital", ["I've started draft request", "What is the member ID"], []),
+        (
+            "start a draft for 63030 at the hospital outpatient department",
+            ["I've started draft request", "What is the member ID"],
+            [],
+        ),
         (
             f"member id {member_id}, dob {dob}, ordering NPI 1234567893, tax id 12-3456789",
             ["NPI of the servicing provider or facility"],

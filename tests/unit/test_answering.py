@@ -107,6 +107,12 @@ def test_a_site_of_care_question_read_as_another_topic_is_the_site_of_care_quest
     assert topic_for(intent, None, {k: "x" for k in new}, text, new) == topic
 
 
+@pytest.mark.parametrize(("new", "topic"), [({"program"}, "review_requirement"), ({"setting"}, "site_of_care")])
+def test_the_surgical_site_of_care_program_decides_only_when_this_message_names_it(new, topic):
+    known = {"program": "surgical_site_of_care", "setting": "ambulatory_surgery_center"}
+    assert topic_for("ask_site_of_care", None, known, "the nearest ASC is far away, what then?", new) == topic
+
+
 def test_validity_reads_an_approval_date_from_the_message(session):
     answer = answer_for(session, "validity", {"program": "interventional_pain"}, "approved on 11/23/2026")
     assert answer.data["estimates"][0]["last_day"] == "2026-12-04"
