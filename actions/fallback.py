@@ -95,6 +95,10 @@ def in_scope_after_all(tracker: Tracker) -> str | None:
     named = {e.get("entity") for e in tracker.latest_message.get("entities") or []}
     if named & {"procedure", "cpt_code", "program"} and (asks_if_reviewed(message) or facet_after_fusion(message)):
         return "ask_review_required"
+    if named & {"procedure", "cpt_code"} and "setting" in named:
+        return (
+            "ask_review_required"  # a procedure in a setting ("…in the hospital outpatient department, anything else?")
+        )
     ranking = [i for i in tracker.latest_message.get("intent_ranking") or [] if i.get("name") != "nlu_fallback"]
     runner_up = ranking[1] if len(ranking) > 1 else {}
     if runner_up.get("name") not in INTENT_TOPICS or runner_up.get("confidence", 0) < RUNNER_UP_CONFIDENCE:

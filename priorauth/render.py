@@ -489,6 +489,10 @@ def _short_topic(answer: Answer, message: str, index: FactIndex | None, budget: 
     elif sum(len(p.text) + 1 for p in pool) + SOURCE_ROOM <= budget:
         # A small topic that fits the budget whole: the best fact first, then the rest in their order.
         picked = [picked[0], *(i for i in range(len(pool)) if i != picked[0])]
+    if picked and (OPTION.match(pool[picked[0]].text) or "two options" in pool[picked[0]].text):
+        # One of a numbered set of options: the options are the answer, all of them in their order.
+        picked = [*picked, *(i for i, s in enumerate(pool) if OPTION.match(s.text) and i not in picked)]
+        picked = sorted(picked, key=lambda i: (not OPTION.match(pool[i].text) and "two options" not in pool[i].text, i))
     lines = [pool[i] for i in picked]
     lines += _other_side(answer, lines)
     if answer.topic == "validity" and answer.procedure_name and lines:
@@ -503,6 +507,7 @@ def _short_topic(answer: Answer, message: str, index: FactIndex | None, budget: 
     return lines
 
 
+OPTION = re.compile(r"^Option \d+:")
 SETTING_WORDS = re.compile(r"\b(inpatient|outpatient|emergency)\b", re.I)
 OPPOSITE = {"exclusion": "inclusion", "inclusion": "exclusion"}
 

@@ -264,3 +264,9 @@ def test_a_message_that_is_not_a_review_question_is_still_asked_to_rephrase():
     t.latest_message["intent_ranking"] = [{"name": "nlu_fallback", "confidence": 0.5}]
     messages, _ = run(ActionFallback(), t)
     assert messages[0]["response"] == "utter_ask_rephrase"
+
+
+def test_a_procedure_in_a_setting_read_as_out_of_scope_is_decided():
+    entities = [("procedure", "shoulder_arthroscopy"), ("setting", "outpatient_hospital")]
+    messages, _ = _out_of_scope("shoulder scope at the HOPD, anything else we should know?", entities)
+    assert "site-of-care review" in messages[0]["text"], messages[0]["text"]
