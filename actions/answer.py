@@ -18,6 +18,7 @@ from actions.context import context_from
 from priorauth.answering import answer_for, needs_choice, needs_subject, topic_for
 from priorauth.drafts.intake import start_draft_buttons
 from priorauth.kb.queries import PLAN_LABELS
+from priorauth.nlu.cues import outside_sources
 from priorauth.render import asker_of, for_widget, render, render_full
 
 logger = logging.getLogger(__name__)
@@ -57,6 +58,10 @@ class ActionAnswer(Action):
         last_topic = tracker.get_slot("last_topic")
         known = dict(context.values, diagnosis_code=context.diagnoses, **(subject or {}))
         message = tracker.latest_message.get("text") or ""
+        if outside_sources(message):
+            # "does Cigna require …", "what does Anthem reimburse for 27447": never a review answer for it.
+            dispatcher.utter_message(response="utter_out_of_scope")
+            return []
         topic = topic_for(intent, last_topic, known, message, context.new)
         if intent == "inform" and not context.new:
             topic = None  # a "follow-up" that adds nothing is not understood

@@ -411,7 +411,7 @@ def _short_contact(answer: Answer, message: str, index: FactIndex | None) -> lis
     if kind == "phone" and lines and not lines[0].core:
         lines.append(lines.pop(0))  # the number first when the number was asked
     people = [r for r in answer.contacts if r.kind == "person"]
-    if people and asks_who_to_contact(message):
+    if people and (asks_who_to_contact(message) or REPRESENTATIVE.search(message or "")):
         # "Who can I talk to about …?": the people the sources name come first, with the ID-card number; the AIM
         # routes follow while they fit.
         people = sorted(people, key=lambda p: p.id != "network_representative")[:2]
@@ -507,6 +507,7 @@ def _short_topic(answer: Answer, message: str, index: FactIndex | None, budget: 
     return lines
 
 
+REPRESENTATIVE = re.compile(r"\b(representative|rep|network management)\b", re.I)
 OPTION = re.compile(r"^Option \d+:")
 SETTING_WORDS = re.compile(r"\b(inpatient|outpatient|emergency)\b", re.I)
 OPPOSITE = {"exclusion": "inclusion", "inclusion": "exclusion"}

@@ -223,3 +223,21 @@ def unlisted_subject(text: str) -> str | None:
         return None
     phrase = " ".join(re.sub(r"[^\w\s/.]|(?<!\w)\.|\.(?!\w)", " ", _SHAPE_WORDS_RE.sub(" ", text)).split())
     return phrase if phrase and len(phrase.split()) <= SUBJECT_WORDS else None
+
+
+_OTHER_PAYER_RE = re.compile(
+    r"\b(cigna|aetna|united\s*health\s*care|unitedhealthcare|uhc|humana|kaiser|tricare|molina|centene|wellcare|"
+    r"ambetter|oscar health)\b",
+    re.I,
+)
+_PAYMENT_RE = re.compile(
+    r"\b(reimburs\w*|co-?pays?|deductibles?|co-?insurance|fee schedule|allowed amount|payment rates?|pay rates?|"
+    r"how much (?:does|will|do|would) \w+(?: \w+)? (?:pay|reimburse))\b",
+    re.I,
+)
+
+
+def outside_sources(text: str) -> bool:
+    """A question the sources cannot answer whatever it names: another payer's rules, or payment (reimbursement,
+    copays, deductibles). The procedure it names must not turn it into a review answer."""
+    return bool(_OTHER_PAYER_RE.search(text or "") or _PAYMENT_RE.search(text or ""))

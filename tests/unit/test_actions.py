@@ -270,3 +270,25 @@ def test_a_procedure_in_a_setting_read_as_out_of_scope_is_decided():
     entities = [("procedure", "shoulder_arthroscopy"), ("setting", "outpatient_hospital")]
     messages, _ = _out_of_scope("shoulder scope at the HOPD, anything else we should know?", entities)
     assert "site-of-care review" in messages[0]["text"], messages[0]["text"]
+
+
+@pytest.mark.parametrize(
+    ("text", "entities"),
+    [
+        (
+            "Aetna member with a spinal cord stimulator planned, precert needed?",
+            [("procedure", "spinal_cord_stimulator")],
+        ),
+        ("how much is the reimbursement on CPT 27447 in a surgery center", [("cpt_code", "27447")]),
+        ("is there a copay for a knee arthroscopy?", [("procedure", "knee_arthroscopy")]),
+    ],
+)
+def test_another_payer_or_payment_is_out_of_scope_whatever_procedure_it_names(text, entities):
+    messages, _ = run(ActionAnswer(), tracker("ask_review_required", text, entities))
+    assert [m.get("response") for m in messages] == ["utter_out_of_scope"]
+
+
+def test_a_review_question_about_the_same_procedure_is_still_answered():
+    text = "does a spinal cord stimulator need prior auth"
+    messages, _ = run(ActionAnswer(), tracker("ask_review_required", text, [("procedure", "spinal_cord_stimulator")]))
+    assert messages[0]["text"].startswith("Yes: Implanted spinal cord stimulators"), messages[0]["text"]
