@@ -38,10 +38,7 @@ class ActionFallback(Action):
     ) -> list[dict[str, Any]]:
         intent = answerable_intent(tracker)
         if intent:
-            from actions.answer import ActionAnswer
-
-            events = await ActionAnswer().answer(dispatcher, tracker, domain, intent)
-            return _then_listen(events)
+            return await answer_as(dispatcher, tracker, domain, intent, second_opinion=True)
         return await self.second_opinion_or_rephrase(dispatcher, tracker, domain)
 
     async def second_opinion_or_rephrase(
@@ -49,14 +46,11 @@ class ActionFallback(Action):
     ) -> list[dict[str, Any]]:
         intent = second_opinion(tracker)
         phrase = None if intent else unlisted_subject(tracker.latest_message.get("text") or "")
-        if intent or phrase:
-            from actions.answer import ActionAnswer
-
+        if intent:
+            return await answer_as(dispatcher, tracker, domain, intent)
+        if phrase:
             # "trigger pt inj - AIM?": a review question about something the sources don't list is answered so.
-            subject = {"procedure": phrase} if phrase else None
-            intent = intent or "ask_review_required"
-            events = await ActionAnswer().answer(dispatcher, tracker, domain, intent, False, subject)
-            return _then_listen(events)
+            return await answer_as(dispatcher, tracker, domain, "ask_review_required", subject={"procedure": phrase})
         return await self.ask_to_rephrase(dispatcher, tracker)
 
     async def ask_to_rephrase(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> list[dict[str, Any]]:
@@ -81,10 +75,7 @@ class ActionOutOfScope(Action):
     ) -> list[dict[str, Any]]:
         intent = in_scope_after_all(tracker)
         if intent:
-            from actions.answer import ActionAnswer
-
-            events = await ActionAnswer().answer(dispatcher, tracker, domain, intent, second_opinion=False)
-            return _then_listen(events)
+            return await answer_as(dispatcher, tracker, domain, intent)
         dispatcher.utter_message(response="utter_out_of_scope")
         return []
 
@@ -96,9 +87,8 @@ def in_scope_after_all(tracker: Tracker) -> str | None:
     if named & {"procedure", "cpt_code", "program"} and (asks_if_reviewed(message) or facet_after_fusion(message)):
         return "ask_review_required"
     if named & {"procedure", "cpt_code"} and "setting" in named:
-        return (
-            "ask_review_required"  # a procedure in a setting ("…in the hospital outpatient department, anything else?")
-        )
+        # A procedure in a setting ("…in the hospital outpatient department, anything else?") is a decision.
+        return "ask_review_required"
     ranking = [i for i in tracker.latest_message.get("intent_ranking") or [] if i.get("name") != "nlu_fallback"]
     runner_up = ranking[1] if len(ranking) > 1 else {}
     if runner_up.get("name") not in INTENT_TOPICS or runner_up.get("confidence", 0) < RUNNER_UP_CONFIDENCE:
@@ -109,6 +99,20 @@ def in_scope_after_all(tracker: Tracker) -> str | None:
         logger.error("answer selection unavailable: %s", type(exc).__name__)
         return None
     return runner_up["name"] if topic and INTENT_TOPICS[runner_up["name"]] == topic else None
+
+
+async def answer_as(
+    dispatcher: CollectingDispatcher,
+    tracker: Tracker,
+    domain: dict[str, Any],
+    intent: str,
+    second_opinion: bool = False,
+    subject: dict | None = None,
+) -> list[dict[str, Any]]:
+    """The answer to the message read as ``intent``, ending the turn (see `_then_listen`)."""
+    from actions.answer import ActionAnswer  # answer.py falls back to this module: imported when used
+
+    return _then_listen(await ActionAnswer().answer(dispatcher, tracker, domain, intent, second_opinion, subject))
 
 
 def _then_listen(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -144,7 +148,7 @@ def second_opinion(tracker: Tracker) -> str | None:
         return None
     try:
         topic = backend.fact_index().best_topic(message)
-    except Exception as exc:  # a broken index must not break the fallback
+    except Exception as exc:  # a broken index must not break the fallback (nor answer as if nothing matched)
         logger.error("answer selection unavailable: %s", type(exc).__name__)
         return None
     # A named procedure or code asks whether it needs review, unless the facts say it asks about one of the
