@@ -38,13 +38,13 @@ from priorauth.drafts.intake import (
     take_answer,
 )
 from priorauth.drafts.models import Draft, required_fields, utc_now
+from priorauth.drafts.references import reference_in
 from priorauth.drafts.repository import (
     DraftAccessDenied,
     DraftClosed,
     DraftError,
     DraftNotFound,
     DraftRepository,
-    normalize_reference,
 )
 from priorauth.drafts.validators import FIELD_LABELS, FIELDS, SETTINGS, validate_fields
 from priorauth.kb.requirement import review_requirement
@@ -59,7 +59,6 @@ SLOT_FIELDS = {slot: name for name, slot in FIELD_SLOTS.items()}
 STATUS_LABELS = {"open": "in progress", "ready": "ready to export", "cancelled": "cancelled"}
 # "what's left", "what do you still need": only the missing fields, not the whole summary.
 WHATS_LEFT = re.compile(r"\b(?:left|still\s+need|still\s+missing|missing|remaining|to\s+go|else)\b", re.IGNORECASE)
-REFERENCE_IN_TEXT = re.compile(r"\bDR(-|\s?)([2-9A-HJ-NP-Z]{6})\b", re.IGNORECASE)
 
 # Data-dependent texts of this module, kept together; fixed texts are utter_draft_* responses.
 OUTLOOK_INTRO = "What this request will face: "
@@ -94,15 +93,6 @@ def owner_of(tracker: Tracker) -> str:
     if sender.startswith("agent:"):
         return f"unverified:{sender}"
     return sender
-
-
-def reference_in(text: str | None) -> str | None:
-    """A draft reference typed in the message ("show DR-7K3Q9P"), normalized."""
-    for match in REFERENCE_IN_TEXT.finditer(text or ""):
-        separator, code = match.groups()
-        if separator == "-" or any(c.isdigit() for c in code):  # not "Dr Parker"
-            return normalize_reference(code)
-    return None
 
 
 def repository(factory: sessionmaker, codes: Iterable[str] = ()) -> DraftRepository:

@@ -12,7 +12,9 @@ from rasa_sdk.events import FollowupAction, UserUtteranceReverted
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import backend
+from actions.drafts import ActionListDrafts
 from priorauth.answering import INTENT_TOPICS
+from priorauth.drafts.references import reference_in
 from priorauth.nlu.cues import asks_if_reviewed, facet_after_fusion, unlisted_subject
 
 logger = logging.getLogger(__name__)
@@ -36,6 +38,10 @@ class ActionFallback(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
+        if reference_in(tracker.latest_message.get("text")):
+            # "show me DR-53QAZF", however the classifier read it: a message naming a draft is about that draft
+            # (its owner gets the summary, anyone else the refusal), never "please rephrase".
+            return await ActionListDrafts().run(dispatcher, tracker, domain)
         intent = answerable_intent(tracker)
         if intent:
             return await answer_as(dispatcher, tracker, domain, intent, second_opinion=True)

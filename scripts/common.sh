@@ -89,7 +89,8 @@ ensure_venv() {
 # while nothing changed.
 model_hash() {
   (cd "$ROOT" && cat config.yml domain.yml requirements/run.lock \
-     $(find data/nlu data/rules data/stories data/authorization addons/kb_entity_extractor.py priorauth/nlu \
+     $(find data/nlu data/rules data/stories data/authorization addons/kb_entity_extractor.py addons/reference_tokenizer.py \
+ priorauth/drafts/references.py priorauth/nlu \
  priorauth/kb/terms.py priorauth/kb/reader.py priorauth/kb/loader.py -type f \( -name '*.yml' -o -name '*.py' \) | sort) \
      | sha256sum | cut -c1-16)
 }

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Callable, Mapping
 from datetime import date, datetime, tzinfo
 from typing import Any
@@ -14,6 +13,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from priorauth.drafts import models
 from priorauth.drafts.models import Draft, DraftEvent, utc_now
+from priorauth.drafts.references import new_reference, normalize_reference
 from priorauth.drafts.validators import (
     FIELDS,
     KnownCode,
@@ -24,9 +24,6 @@ from priorauth.drafts.validators import (
 
 # Where the users are: "today" for a date of service is their day, not UTC's.
 DEFAULT_ZONE = ZoneInfo("America/New_York")
-# No 0/O, 1/I/L: a reference is read aloud and typed back.
-REFERENCE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
-REFERENCE_LENGTH = 6
 
 
 class DraftError(Exception):
@@ -60,19 +57,6 @@ class ConcurrentUpdate(DraftError):
         self.reference = reference
         self.expected = expected
         self.actual = actual
-
-
-def new_reference() -> str:
-    """A random human-readable reference such as DR-7K3Q9P."""
-    return "DR-" + "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(REFERENCE_LENGTH))
-
-
-def normalize_reference(reference: str) -> str:
-    """Accept what people type back: "dr-7k3q9p", "DR 7K3Q9P", "7K3Q9P"."""
-    text = "".join(str(reference).split()).upper().replace("DR-", "", 1)
-    if len(text) == REFERENCE_LENGTH + 2 and text.startswith("DR"):
-        text = text[2:]
-    return "DR-" + text
 
 
 def mask_member_id(value: str | None) -> str | None:

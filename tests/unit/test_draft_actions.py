@@ -32,6 +32,7 @@ from actions.drafts import (
 from priorauth.agent_proof import sign_proof
 from priorauth.db import create_all, make_engine, make_session_factory
 from priorauth.drafts.intake import complete_service_date
+from priorauth.drafts.references import reference_in
 from priorauth.drafts.validators import FIELDS
 from priorauth.kb.loader import load_kb
 from tests.conftest import KB_DIR, ROOT, SOURCES_DIR
@@ -397,6 +398,19 @@ def test_a_reference_named_in_a_list_request_is_that_draft_for_its_owner_only(da
     assert mine in json.dumps(messages) and "utter_draft_list" not in responses(messages)
 
 
+@pytest.mark.parametrize("intent", ["nlu_fallback", "out_of_scope"])
+def test_a_reference_the_classifier_did_not_read_still_shows_that_draft_to_its_owner_only(database, intent):
+    # The fallback is where a misread "show me DR-…" ends; it must not ask to rephrase.
+    from actions.fallback import ActionFallback
+
+    mine = filled(database)["draft_reference"]
+    text = f"show me {mine.lower()}"
+    messages, _, _ = run(ActionFallback(), tracker(intent, text, sender="someone-else"))
+    assert responses(messages) == ["utter_draft_not_yours"] and messages[0]["reference"] == mine
+    messages, _, _ = run(ActionFallback(), tracker(intent, text))
+    assert mine in json.dumps(messages) and "utter_ask_rephrase" not in responses(messages)
+
+
 def test_export_of_a_ready_draft_returns_the_pas_bundle_in_the_payload(database):
     slots = filled(database)
     messages, _, _ = run(ActionExportDraft(), tracker("export_draft", "export the draft", slots=slots))
@@ -556,12 +570,14 @@ def test_every_field_has_a_slot_an_ask_response_and_a_place_in_the_form():
         ("show DR-7K3Q9P", "DR-7K3Q9P"),
         ("export dr 7k3q9p please", "DR-7K3Q9P"),
         ("cancel DR7K3Q9P", "DR-7K3Q9P"),
+        ("show dr-hkmpqr", "DR-HKMPQR"),
         ("the draft for Dr Parker", None),  # a name, not a reference
+        ("referring provider DR PARKER", None),
         ("show my draft", None),
     ],
 )
 def test_a_reference_typed_in_a_message_is_recognized(text, reference):
-    assert drafts.reference_in(text) == reference
+    assert reference_in(text) == reference
 
 
 # ---------------------------------------------------------------- python -m priorauth export
