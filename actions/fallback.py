@@ -162,6 +162,8 @@ def second_opinion(tracker: Tracker) -> str | None:
     named = {e.get("entity") for e in tracker.latest_message.get("entities") or []}
     if named & {"procedure", "cpt_code"} and topic not in PROCEDURE_TOPICS:
         return "ask_review_required"
+    if "program" in named and asks_if_reviewed(message):
+        return "ask_review_required"  # "rad onc - AIM?": a program and a review question's shape
     return TOPIC_INTENTS.get(topic) if topic else None
 
 

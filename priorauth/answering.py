@@ -130,6 +130,8 @@ def topic_for(
             return denial_topic_named(text)  # "is the reconsideration deadline 10 business days?"
         if topic == "validity" and last_topic in DENIAL_TOPICS and not new & {*SUBJECTS, "procedure_family"}:
             return last_topic  # "how long do we have?" after a denial: that deadline
+        if topic == "contact" and named and asks_if_reviewed(text) and not contact_kind(text):
+            return "review_requirement"  # "CT of the abdomen for a PPO member, do we go thru AIM?"
         if topic == "contact" and asks_if_required(text) and has_subject and last_topic == "review_requirement":
             return "review_requirement"  # "so we don't have to contact AIM at all?"
         if (

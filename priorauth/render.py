@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 from datetime import date
 
 from priorauth.kb.results import Answer, ContactRoute, Fact, Status
-from priorauth.nlu.cues import asks_who_to_contact, contact_kind
+from priorauth.nlu.cues import asks_if_reviewed, asks_who_to_contact, contact_kind
 from priorauth.selection import FactIndex
 
 HOURS_CUE = re.compile(r"\b(hours?|open|close[sd]?|closing|time|when|weekends?|days?)\b", re.I)
@@ -91,6 +91,7 @@ LIST_MOST = 14
 TITLED_TOPICS = {"guideline_changes"}
 # Topics that describe a process step by step: a question about its start gets the steps in order.
 SEQUENCE_TOPICS = {"registration", "review_process"}
+STEPS_CUE = re.compile(r"\b(steps?|walk me)\b", re.I)  # "registration steps": the steps in their order
 HOW_CUE = re.compile(r"\b(how (do|does|to|can|is)|what happens|steps?|process|walk me)\b", re.I)
 SITE_CUE = re.compile(r"\bsite[- ]of[- ](care|service)\b|\blevel[- ]of[- ]care\b|\bfacility review\b", re.I)
 SETTING_TERMS = re.compile(
@@ -260,6 +261,9 @@ def _short_review(answer: Answer, message: str, index: FactIndex | None, named: 
         pinned = [f for f in answer.facts if "level of care" in f.text]
     else:
         pinned = []
+    if answer.data.get("named_by_category") and listing:
+        # "MRI": the sources name the category only; how the test was read is part of the answer.
+        pinned = [*listing, *pinned]
     # A program that starts on a date: the date is part of "does it need review?" until a date of service is known.
     decisive += [f for f in answer.facts if f.kind == "date"][:1]
     if len(decisive) > 1:
@@ -466,24 +470,36 @@ def _short_list(answer: Answer) -> list[Shown]:
     return [Shown(head, tuple(answer.facts[:1]))] + [Shown(f.text, (f,)) for f in caveats[:1]]
 
 
+def _short_name(name: str) -> str:
+    """A program's name without its parenthesis: "Joint surgery (including all associated revision surgeries)"."""
+    return re.sub(r"\s*\(.*?\)", "", name).strip()
+
+
 def _long_date(iso: str) -> str:
     d = date.fromisoformat(iso)
     return f"{d:%B} {d.day}, {d.year}"
 
 
 def _short_topic(answer: Answer, message: str, index: FactIndex | None, budget: int = PROVIDER_BUDGET) -> list[Shown]:
-    if answer.status is Status.UNKNOWN and not answer.facts:
-        return [Shown(HEADLINES[Status.UNKNOWN]), Shown(ID_CARD_ROUTE)]
     pool = [Shown(f"{f.text}{_scope_suffix(f)}", (f,)) for f in answer.facts]
     for est in answer.data.get("estimates", []):
         pool.append(Shown(_estimate_text(est)))
+    if not pool:  # nothing in the sources for this question: say so, never a guess (nor an empty reply)
+        return [Shown(HEADLINES[Status.UNKNOWN]), Shown(ID_CARD_ROUTE)]
     # A program's topic: its name says what every fact is about, not which one answers ("rehab" in a rehab
     # question expands to the program's whole description).
     title = [answer.data["title"]] if answer.topic in PROGRAM_TOPICS and answer.data.get("title") else []
     picked = _chosen(message, [s.text for s in pool], index, keep=SUPPORTING_FACTS, background=title)
     if not picked:
         picked = list(range(min(len(pool), 2)))
-    if answer.topic in SEQUENCE_TOPICS and picked[0] <= 1 and HOW_CUE.search(message or ""):
+    if answer.topic == "rehabilitation" and asks_if_reviewed(message) and picked[0] != 0:
+        # "OT/ST - AIM rehab?": what the program reviews (its first fact) answers, whatever else matches.
+        picked = [0, *(i for i in picked if i != 0)][:SUPPORTING_FACTS]
+    if (
+        answer.topic in SEQUENCE_TOPICS
+        and (STEPS_CUE.search(message or "") or picked[0] <= 1)
+        and HOW_CUE.search(message or "")
+    ):
         # The question is about the start of a process: the steps in their order are the answer.
         picked = list(range(len(pool)))
     elif sum(len(p.text) + 1 for p in pool) + SOURCE_ROOM <= budget:
@@ -502,7 +518,15 @@ def _short_topic(answer: Answer, message: str, index: FactIndex | None, budget: 
         lines += [s for s in pool if s.text.startswith("Approved on") and s not in lines]
     if answer.topic in TITLED_TOPICS and answer.data.get("title") and lines:
         lines[0] = Shown(f"{answer.data['title']}: {lines[0].text}", lines[0].items)
-    if answer.status is Status.UNKNOWN:
+    if answer.status is Status.UNKNOWN and answer.topic == "effective_dates" and answer.program_name:
+        lines.insert(
+            0,
+            Shown(
+                f"The sources give no start date for the {_short_name(answer.program_name)} itself; "
+                "the dates they give:"
+            ),
+        )
+    elif answer.status is Status.UNKNOWN:
         lines.insert(0, Shown(HEADLINES[Status.UNKNOWN]))
     return lines
 

@@ -86,6 +86,8 @@ def records_for(data: KBData):  # noqa: C901 - one mapping per section, kept tog
         yield from _aliases("program", r["id"], [r["name"], *r["synonyms"], *(r.get("abbreviations") or [])])
     for r in data.get("procedures"):
         yield m.Procedure(id=r["id"], name=r["name"], program_id=r["program"])
+        if r.get("named_by_category"):
+            yield m.ProcedureReading(procedure_id=r["id"], category=r["named_by_category"])
         yield from _aliases("procedure", r["id"], [r["name"], *r["synonyms"], *(r.get("abbreviations") or [])])
         for code in _codes(r, "codes"):
             yield m.ProcedureCode(code=code, system=_system(code), procedure_id=r["id"], provenance="named_procedure")

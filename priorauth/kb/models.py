@@ -43,6 +43,15 @@ class Procedure(Base):
     program_id = Column(String(64), ForeignKey("kb_program.id"), nullable=False, index=True)
 
 
+class ProcedureReading(Base):
+    """A procedure the sources name only by its category ("Advanced diagnostic imaging", not "MRI"): it is read
+    as a member of its program by the category's usual meaning, and every answer about it says so."""
+
+    __tablename__ = "kb_procedure_reading"
+    procedure_id = Column(String(64), ForeignKey("kb_procedure.id"), primary_key=True)
+    category = Column(String(200), nullable=False)
+
+
 class ProcedureCode(Base):
     __tablename__ = "kb_procedure_code"
     code = Column(String(8), primary_key=True)
@@ -223,6 +232,7 @@ KB_TABLES = [
     Setting,
     Diagnosis,
     ProcedureCode,
+    ProcedureReading,
     Procedure,
     Program,
     Plan,

@@ -389,18 +389,36 @@ def notification_only(session: Session) -> Answer:
 
 
 def effective_dates(session: Session, program: str | None = None) -> Answer:
+    """The dates the sources give for a program (and the programs it is part of); for a program with no date of
+    its own, "I don't know" and the dates of the programs inside it ("when did the MSK program start?")."""
     program = resolve(session, "program", program) or program
-    chain = [p.id for p in program_chain(session, program)] if program else None
     answer = Answer(topic="effective_dates")
     set_program(session, answer, program)
-    for r in rules(session, "effective_date", chain):
-        answer.facts.append(fact_for(session, r.text, "rules", r.id, scope_of(session, r.plan, r.programs)))
-    if not chain or "interventional_pain" in chain:
-        answer.facts += topic(session, "guideline_effective").facts
-    if not chain or "rehabilitation" in chain:
-        for r in session.execute(select(m.RehabSchedule).order_by(m.RehabSchedule.id)).scalars():
-            answer.facts.append(rehab_fact(session, r))
+    if not program:
+        answer.facts = _date_facts(session, None)
+        return answer
+    answer.facts = _date_facts(session, [p.id for p in program_chain(session, program)])
+    if not answer.facts:
+        answer.status = Status.UNKNOWN
+        answer.facts = _date_facts(session, [p.id for p in _descendants(session, program)[1:]])
     return answer
+
+
+def _date_facts(session: Session, chain: list[str] | None) -> list[Fact]:
+    """Effective dates of these programs (all with None): rules, the pain guideline's updates, rehabilitation's
+    schedule."""
+    if chain == []:
+        return []
+    facts = [
+        fact_for(session, r.text, "rules", r.id, scope_of(session, r.plan, r.programs), kind="date")
+        for r in rules(session, "effective_date", chain)
+    ]
+    if chain is None or "interventional_pain" in chain:
+        facts += topic(session, "guideline_effective").facts
+    if chain is None or "rehabilitation" in chain:
+        for r in session.execute(select(m.RehabSchedule).order_by(m.RehabSchedule.id)).scalars():
+            facts.append(rehab_fact(session, r))
+    return facts
 
 
 def cite(session: Session, source_id: str, quote: str) -> tuple[Citation, ...]:

@@ -24,7 +24,11 @@ SCHEMA: dict[str, tuple[set[str], set[str], str | None]] = {
         {"parent", "abbreviations", "examples", "effective_from", "requests_accepted_from"},
         "id",
     ),
-    "procedures": ({"id", "name", "program", "synonyms", "codes", "cite"}, {"abbreviations", "source_codes"}, "id"),
+    "procedures": (
+        {"id", "name", "program", "synonyms", "codes", "cite"},
+        {"abbreviations", "source_codes", "named_by_category"},
+        "id",
+    ),
     "diagnoses": ({"code", "name", "cite"}, set(), "code"),
     "settings": ({"id", "name", "synonyms", "pos"}, {"pos_name", "requestable"}, "id"),
     "presentations": ({"id", "name", "synonyms", "cite"}, set(), "id"),

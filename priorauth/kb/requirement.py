@@ -195,7 +195,21 @@ def _ask_which(session: Session, answer: Answer, kind: str, term: str | None) ->
 
 def _listing_facts(session, answer, proc, code_row, program_id) -> None:
     program = session.get(m.Program, program_id)
-    if proc is not None:
+    reading = session.get(m.ProcedureReading, proc.id) if proc is not None else None
+    if reading is not None:
+        # "MRI": the notice names the category only; the answer says it reads the test as one of it.
+        answer.data["named_by_category"] = reading.category
+        answer.facts.append(
+            fact_for(
+                session,
+                f"The notice names the category ({program.name}), not the test; {proc.name} is read as part of it.",
+                "procedures",
+                proc.id,
+                scope_of(session, "any_plan", [program_id]),
+                kind="reason",
+            )
+        )
+    elif proc is not None:
         answer.facts.append(
             fact_for(
                 session,

@@ -146,7 +146,11 @@ _REVIEW_SHAPE_RE = re.compile(
     r"\b(need|needs|needed|require|requires|required|requiring|subject\s+to|go|goes|going)\b[^.?!]{0,30}"
     r"\b(review|reviewed|auth\w*|approval|PA|precert\w*|pre-?auth\w*|pre-?cert\w*|AIM)\b"
     r"|\b(review|auth\w*|approval|PA|precert\w*|pre-?auth\w*)\b[^.?!]{0,25}\b(required|needed|necessary)\b"
-    r"|\b(is|does|do|will|would)\s+(that|this|it|AIM|they|those)\b[^.?!]{0,20}\breview",
+    r"|\b(is|does|do|will|would)\s+(that|this|it|AIM|they|those)\b[^.?!]{0,20}\breview"
+    # Terse queries: "PT auth req?", "reviewed by AIM?", "OT/ST - AIM rehab?"
+    r"|\b(PA|auth\w*|precert\w*|pre-?auth\w*|review)\s+(req|reqd|req'd|needed|required)\b"
+    r"|\breviewed\s+(by|through|thru)\s+AIM\b"
+    r"|\s[-–]\s*AIM\b[^.!]{0,20}\?",
     re.I,
 )
 

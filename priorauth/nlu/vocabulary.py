@@ -17,7 +17,7 @@ ALLOWED_AMBIGUOUS = {"ME"}
 # procedure is meant ("hip" is a hip replacement or a hip arthroscopy); the assistant asks which one.
 GENERIC_WORDS = ("hip", "knee", "shoulder", "ankle", "fusion", "scope", "arthroscopy", "stimulator")
 # Abbreviations that are also everyday lower-case words: matched only as written (capitals).
-LOWERCASE_WORDS = {"tar", "pt", "ot", "st", "echo", "slp"}
+LOWERCASE_WORDS = {"tar", "pt", "ot", "st", "echo", "slp", "pet"}
 
 
 def build_vocabulary(kb_dir: Path) -> dict:

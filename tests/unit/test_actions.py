@@ -152,6 +152,18 @@ def test_doubt_between_two_questions_is_answered_not_refused():
     assert "FL, NJ and NY" in messages[0]["text"]
 
 
+def test_a_program_with_a_review_question_shape_is_answered_as_a_review_question():
+    t = tracker("nlu_fallback", "rad onc - AIM?", [("program", "radiation_oncology")])
+    t.latest_message["intent_ranking"] = [
+        {"name": "nlu_fallback", "confidence": 0.4},
+        {"name": "ask_review_required", "confidence": 0.24},
+        {"name": "ask_contact", "confidence": 0.2},
+    ]
+    messages, _ = run(ActionFallback(), t)
+    first = messages[0]["text"].split("\n")[0]
+    assert "Anthem Blue Cross" in first and "radiation oncology" in first and "register" not in messages[0]["text"]
+
+
 def test_doubt_between_a_question_and_chit_chat_asks_to_rephrase():
     t = tracker("nlu_fallback", "cool")
     t.latest_message["intent_ranking"] = [

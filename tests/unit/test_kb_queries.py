@@ -160,3 +160,16 @@ def test_effective_dates(session):
     text = " ".join(f.text for f in q.effective_dates(session).facts)
     for fragment in ("October 26, 2020", "November 1, 2020", "December 1, 2020", "August 16, 2020"):
         assert fragment in text
+
+
+def test_a_program_without_a_date_of_its_own_is_unknown_with_the_dates_inside_it(session):
+    # "When did the musculoskeletal program start for Anthem Blue Cross?": no source dates the program itself.
+    msk = q.effective_dates(session, "musculoskeletal")
+    assert msk.status is Status.UNKNOWN
+    text = " ".join(f.text for f in msk.facts)
+    assert "November 1, 2020" in text and "August 16, 2020" in text and "December 1, 2020" not in text
+    small = next(f for f in msk.facts if "November 1, 2020" in f.text)
+    assert small.scope.plan == "anthem_bcbs"  # the notice's own plan, shown with the date
+    assert q.effective_dates(session, "small_joint_surgery").status is not Status.UNKNOWN
+    imaging = q.effective_dates(session, "imaging")
+    assert imaging.status is Status.UNKNOWN and imaging.facts == []

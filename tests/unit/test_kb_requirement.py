@@ -38,6 +38,11 @@ TABLE = [
     ({"program": "medical oncology", "plan": "anthem blue cross"}, R, {ABC: R}, "000: AIM reviews the following"),
     ({"program": "imaging", "plan": "anthem_bcbs"}, NS, {BCBS: NS}, None),
     ({"procedure": "echocardiogram", "plan": "anthem maine"}, NS, {ME: NS}, None),
+    # --- A test the notice names only by its category (advanced diagnostic imaging) ---
+    ({"procedure": "mri"}, C, {ABC: R, BCBS: NS, ME: NS}, "000: Advanced diagnostic imaging"),
+    ({"procedure": "ct scan", "plan": ABC, "line_of_business": "ppo"}, R, {ABC: R}, "000: Advanced diagnostic imaging"),
+    ({"procedure": "mri", "plan": ABC, "setting": "inpatient"}, OUT, {ABC: OUT}, "000: emergency or inpatient"),
+    ({"procedure": "pet scan", "plan": "anthem maine"}, NS, {ME: NS}, None),
     (
         {"program": "sleep testing", "plan": "anthem blue cross", "setting": "inpatient"},
         OUT,
@@ -321,3 +326,12 @@ def test_a_notification_diagnosis_says_nothing_of_a_full_review(session):
     answer = review_requirement(session, code="62322", diagnoses=["G89.18"])
     assert answer.status is Status.NOTIFICATION_ONLY
     assert not [f for f in answer.facts if f.text.startswith("Not notification only")]
+
+
+@pytest.mark.parametrize("procedure", ["mri", "ct_scan", "pet_scan"])
+def test_a_test_named_only_by_its_category_says_so_in_the_answer(session, procedure):
+    answer = review_requirement(session, procedure=procedure, plan=ABC, line_of_business="commercial")
+    assert answer.status is R and answer.data["named_by_category"] == "advanced diagnostic imaging"
+    text, _ = render(answer, "does it need review?", "provider")
+    first, second = text.split("\n")[:2]
+    assert first.startswith("Yes") and second.startswith("The notice names the category (Advanced diagnostic imaging)")

@@ -122,6 +122,19 @@ def test_every_topic_keeps_to_the_hard_limit_and_the_payload_keeps_every_fact(se
         assert full == payload["full_text"] and not full_payload["shortened"]
 
 
+@pytest.mark.parametrize(
+    "known, first",
+    [
+        ({"program": "musculoskeletal"}, "The sources give no start date for the Musculoskeletal Program itself"),
+        ({"program": "imaging"}, "I don't know that from my sources."),
+    ],
+)
+def test_a_question_the_sources_do_not_date_says_so_first(session, known, first):
+    text, _ = render(answer_for(session, "effective_dates", known, ""), "when did it start?", "provider")
+    assert text.startswith(first)
+    assert "ID card" in text or "November 1, 2020" in text
+
+
 def test_a_terse_query_is_an_agents(session):
     assert asker_of("rest", "p2p window") == "agent"
     assert asker_of("agent", "how long is a total knee replacement approval valid for") == "agent"

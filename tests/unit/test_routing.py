@@ -80,6 +80,11 @@ P, NEW_P, CODE, REVIEW = {"procedure": "p"}, {"procedure"}, {"cpt_code": "62320"
         # "so we don't have to contact AIM?" after a review answer asks the review question again
         ("ask_contact", "review_requirement", CODE, "so no need to contact AIM at all?", set(), "review_requirement"),
         ("ask_contact", "review_requirement", CODE, "what's their phone number?", set(), "contact"),
+        # a procedure named in this message and "do we go thru AIM?" asks whether it is reviewed, not how to call
+        ("ask_contact", None, P, "CT abdomen for a PPO member, do we go thru AIM?", NEW_P, "review_requirement"),
+        ("ask_contact", None, P, "what number do I call for a knee replacement auth?", NEW_P, "contact"),
+        ("ask_contact", None, P, "do we go through AIM or Availity for the knee?", NEW_P, "contact"),
+        ("ask_contact", "review_requirement", P, "do we go thru AIM for it?", set(), "contact"),
         # a detail keeps the site-of-care or guideline question
         ("inform", "site_of_care", P, "at the ASC instead?", {"setting"}, "site_of_care"),
         ("inform", "guideline_changes", P, "and an RFA?", NEW_P, "guideline_changes"),
