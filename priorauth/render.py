@@ -91,6 +91,7 @@ LIST_MOST = 14
 TITLED_TOPICS = {"guideline_changes"}
 # Topics that describe a process step by step: a question about its start gets the steps in order.
 SEQUENCE_TOPICS = {"registration", "review_process"}
+FAX_CUE = re.compile(r"\bfax(es|ed|ing)?\b", re.I)
 STEPS_CUE = re.compile(r"\b(steps?|walk me)\b", re.I)  # "registration steps": the steps in their order
 HOW_CUE = re.compile(r"\b(how (do|does|to|can|is)|what happens|steps?|process|walk me)\b", re.I)
 SITE_CUE = re.compile(r"\bsite[- ]of[- ](care|service)\b|\blevel[- ]of[- ]care\b|\bfacility review\b", re.I)
@@ -366,7 +367,9 @@ def _review_headline(answer: Answer) -> str:
         first = _needs_in_order(answer)[0]
         need = NEED_NAMES.get(first, first.replace("_", " "))
         return f"It depends on the {need}: {subject} ({program})."
-    return HEADLINES[answer.status].format(subject=subject, program=program)
+    headline = HEADLINES[answer.status].format(subject=subject, program=program)
+    # "Yes: Rehabilitation Program needs AIM pre-service review (Rehabilitation Program)": the program once.
+    return headline.replace(f" ({program}).", ".") if subject == program else headline
 
 
 def _rule_facts(answer: Answer, case: dict) -> tuple:
@@ -395,6 +398,9 @@ def _short_contact(answer: Answer, message: str, index: FactIndex | None) -> lis
     emails = [r for r in answer.contacts if r.kind == "email"]
     id_card = [r for r in answer.contacts if r.kind == "id_card"]
     lines: list[Shown] = []
+    if FAX_CUE.search(message or "") and not any("fax" in (r.kind or "") for r in answer.contacts):
+        # No source gives AIM a fax number: say so before the routes they do give, never a made-up one.
+        lines.append(Shown("My sources give no fax number for AIM; the routes they give:", core=True))
     if portals:
         online = " or ".join(
             f"{r.name} ({r.value}" + (f", {r.availability.split(';')[0]}" if r.availability else "") + ")"

@@ -135,6 +135,20 @@ def test_a_question_the_sources_do_not_date_says_so_first(session, known, first)
     assert "ID card" in text or "November 1, 2020" in text
 
 
+def test_a_fax_number_the_sources_do_not_give_is_said_to_be_missing_never_made_up(session):
+    text, _ = render(answer_for(session, "contact", {}, ""), "what's the fax number for AIM?", "provider")
+    assert text.startswith("My sources give no fax number for AIM")
+    assert not re.search(r"fax[^\n]*\d{3}\D{0,3}\d{4}", text, re.I)
+    plain, _ = render(answer_for(session, "contact", {}, ""), "what's the phone number for AIM?", "provider")
+    assert "fax" not in plain
+
+
+def test_a_program_asked_about_as_a_whole_is_named_once_in_the_headline(session):
+    answer = answer_for(session, "review_requirement", {"program": "rehabilitation", "state": "FL"}, "")
+    first = render(answer, "does AIM review rehab in FL?", "provider")[0].split("\n")[0]
+    assert first.count("Rehabilitation Program") == 1
+
+
 def test_a_terse_query_is_an_agents(session):
     assert asker_of("rest", "p2p window") == "agent"
     assert asker_of("agent", "how long is a total knee replacement approval valid for") == "agent"
