@@ -19,7 +19,9 @@ from priorauth.nlu.cues import (
     asks_how_early,
     asks_if_required,
     asks_if_reviewed,
+    asks_options_after_denial,
     asks_validity,
+    asks_what_to_prepare,
     asks_who_to_contact,
     contact_kind,
     denial_topic_named,
@@ -130,6 +132,10 @@ def topic_for(
             return denial_topic_named(text)  # "is the reconsideration deadline 10 business days?"
         if topic == "validity" and last_topic in DENIAL_TOPICS and not new & {*SUBJECTS, "procedure_family"}:
             return last_topic  # "how long do we have?" after a denial: that deadline
+        if topic == "peer_to_peer" and asks_options_after_denial(text):
+            return "reconsideration"  # "if the p2p doesn't go our way, what are our options?"
+        if topic == "contact" and asks_what_to_prepare(text):
+            return "review_process"  # "what info do I need to have ready before I call AIM?": the interview
         if topic == "contact" and named and asks_if_reviewed(text) and not contact_kind(text):
             return "review_requirement"  # "CT of the abdomen for a PPO member, do we go thru AIM?"
         if topic == "contact" and asks_if_required(text) and has_subject and last_topic == "review_requirement":

@@ -91,6 +91,7 @@ LIST_MOST = 14
 TITLED_TOPICS = {"guideline_changes"}
 # Topics that describe a process step by step: a question about its start gets the steps in order.
 SEQUENCE_TOPICS = {"registration", "review_process"}
+EXTEND_CUE = re.compile(r"\b(extend\w*|extension|renew\w*)\b", re.I)
 FAX_CUE = re.compile(r"\bfax(es|ed|ing)?\b", re.I)
 STEPS_CUE = re.compile(r"\b(steps?|walk me)\b", re.I)  # "registration steps": the steps in their order
 HOW_CUE = re.compile(r"\b(how (do|does|to|can|is)|what happens|steps?|process|walk me)\b", re.I)
@@ -262,6 +263,8 @@ def _short_review(answer: Answer, message: str, index: FactIndex | None, named: 
         pinned = [f for f in answer.facts if "level of care" in f.text]
     else:
         pinned = []
+    # "62321 w/ G89.18 notif?": why it is not notification only is the answer to the question asked.
+    pinned += [f for f in answer.facts if f.text.startswith("Not notification only")][:1]
     if answer.data.get("named_by_category") and listing:
         # "MRI": the sources name the category only; how the test was read is part of the answer.
         pinned = [*listing, *pinned]
@@ -519,6 +522,9 @@ def _short_topic(answer: Answer, message: str, index: FactIndex | None, budget: 
     lines += _other_side(answer, lines)
     if answer.topic == "validity" and answer.procedure_name and lines:
         lines[0] = Shown(f"{answer.procedure_name}: {lines[0].text}", lines[0].items)
+    if answer.topic == "validity" and EXTEND_CUE.search(message or ""):
+        # "can we extend it?": no source says how, or whether; say so first, then what they do say.
+        lines.insert(0, Shown("My sources don't say whether an approval can be extended; what they say:", core=True))
     if answer.topic == "validity":
         # The estimate and the caveat that the notification's date governs travel together.
         lines += [s for s in pool if s.text.startswith("Approved on") and s not in lines]

@@ -373,6 +373,26 @@ def _apply_notification(session, out: _Outcome, k: _Known, plan: str) -> None:
         scope = scope_of(session, r.plan, r.programs)
         code_matches = k.code_row is not None and k.code_row.code in r.codes
         could_match = k.code_row is None and k.proc is not None and _proc_has_codes(session, k.proc.id, r.codes)
+        if (
+            k.code_row is not None
+            and not code_matches
+            and k.proc is not None
+            and _proc_has_codes(session, k.proc.id, r.codes)
+        ):
+            # "62321 w/ G89.18 notif?": another code of the same procedure; the rule names its codes only.
+            out.facts.append(
+                fact_for(
+                    session,
+                    f"Not notification only: the notification-only rule names CPT {' and '.join(r.codes)} (with "
+                    f"{', '.join(r.diagnoses[:-1])} or {r.diagnoses[-1]}), not {k.code_row.code}, so "
+                    f"{k.code_row.code} gets the full medical-necessity review.",
+                    "rules",
+                    r.id,
+                    scope,
+                    kind="rule",
+                )
+            )
+            continue
         if not (code_matches or could_match):
             continue
         out.facts.append(fact_for(session, r.text, "rules", r.id, scope, kind="rule"))

@@ -9,8 +9,8 @@ from pathlib import Path
 from priorauth.kb.reader import KBData, read_kb
 
 # Upper-case state abbreviations that are also common words or acronyms in this domain
-# ("PA" prior auth, "MD" physician, "OR" operating room, "OK", "IN", "ID", "HI").
-AMBIGUOUS_STATE_CODES = {"PA", "OR", "OK", "IN", "ME", "ID", "HI", "MD", "DO"}
+# ("PA" prior auth, "MD" physician, "OR" operating room, "MA" Medicare Advantage, "OK", "IN", "ID", "HI").
+AMBIGUOUS_STATE_CODES = {"PA", "OR", "OK", "IN", "ME", "ID", "HI", "MD", "DO", "MA"}
 # "ME" is Maine in terse agent queries ("AIM phone ME"); keep it, but only written in capitals.
 ALLOWED_AMBIGUOUS = {"ME"}
 # Words that name a kind of procedure or a body part, not one procedure: alone they never decide which

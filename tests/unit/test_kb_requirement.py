@@ -335,3 +335,12 @@ def test_a_test_named_only_by_its_category_says_so_in_the_answer(session, proced
     text, _ = render(answer, "does it need review?", "provider")
     first, second = text.split("\n")[:2]
     assert first.startswith("Yes") and second.startswith("The notice names the category (Advanced diagnostic imaging)")
+
+
+def test_another_code_of_a_notification_procedure_is_told_why_it_gets_the_full_review(session):
+    # 002 names 62320 and 62322 only; 62321 is the same epidural, billed with another code.
+    answer = review_requirement(session, code="62321", diagnoses=["G89.18"])
+    assert answer.status is R
+    text, _ = render(answer, "62321 w/ G89.18 notif?", "agent")
+    assert "names CPT 62320 and 62322" in text and "not 62321" in text
+    assert review_requirement(session, code="62322", diagnoses=["G89.18"]).status is N

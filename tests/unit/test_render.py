@@ -149,6 +149,13 @@ def test_a_program_asked_about_as_a_whole_is_named_once_in_the_headline(session)
     assert first.count("Rehabilitation Program") == 1
 
 
+def test_an_extension_the_sources_do_not_describe_is_said_to_be_unknown_first(session):
+    answer = answer_for(session, "validity", {"procedure": "total_knee_replacement"}, "")
+    text, _ = render(answer, "the TKA auth runs out next week, can we extend it?", "provider")
+    assert text.startswith("My sources don't say whether an approval can be extended") and "60 calendar days" in text
+    assert "extended" not in render(answer, "how long is the TKA auth good for?", "provider")[0]
+
+
 def test_a_terse_query_is_an_agents(session):
     assert asker_of("rest", "p2p window") == "agent"
     assert asker_of("agent", "how long is a total knee replacement approval valid for") == "agent"

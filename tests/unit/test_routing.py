@@ -85,6 +85,12 @@ P, NEW_P, CODE, REVIEW = {"procedure": "p"}, {"procedure"}, {"cpt_code": "62320"
         ("ask_contact", None, P, "what number do I call for a knee replacement auth?", NEW_P, "contact"),
         ("ask_contact", None, P, "do we go through AIM or Availity for the knee?", NEW_P, "contact"),
         ("ask_contact", "review_requirement", P, "do we go thru AIM for it?", set(), "contact"),
+        # what can be done when a peer-to-peer ends in a denial: the options after a denial
+        ("ask_peer_to_peer", None, {}, "if the p2p doesn't go our way what are our options", set(), "reconsideration"),
+        ("ask_peer_to_peer", None, {}, "what are the options for scheduling a p2p?", set(), "peer_to_peer"),
+        # what to have ready for a request is the review process's interview, not a phone number
+        ("ask_contact", None, {}, "what info should we have ready before calling AIM?", set(), "review_process"),
+        ("ask_contact", None, {}, "what information do I need to register on the portal?", set(), "contact"),
         # a detail keeps the site-of-care or guideline question
         ("inform", "site_of_care", P, "at the ASC instead?", {"setting"}, "site_of_care"),
         ("inform", "guideline_changes", P, "and an RFA?", NEW_P, "guideline_changes"),
