@@ -519,6 +519,10 @@ def _short_topic(answer: Answer, message: str, index: FactIndex | None, budget: 
         picked = [*picked, *(i for i, s in enumerate(pool) if OPTION.match(s.text) and i not in picked)]
         picked = sorted(picked, key=lambda i: (not OPTION.match(pool[i].text) and "two options" not in pool[i].text, i))
     lines = [pool[i] for i in picked]
+    # The options after a denial are one answer: none is dropped to fit a budget.
+    lines = [Shown(s.text, s.items, core=True) if OPTION.match(s.text) else s for s in lines]
+    if len(lines) > 2 and "two options" in lines[0].text and sum(len(s.text) + 1 for s in lines) + SOURCE_ROOM > budget:
+        lines = lines[1:]  # the options say it themselves; the lead-in goes first when room is short
     lines += _other_side(answer, lines)
     if answer.topic == "validity" and answer.procedure_name and lines:
         lines[0] = Shown(f"{answer.procedure_name}: {lines[0].text}", lines[0].items)

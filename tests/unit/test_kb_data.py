@@ -253,3 +253,24 @@ def test_settings_and_their_synonyms_have_one_source_the_data():
                 assert normalize_setting(term) == sid, term
     assert set(SETTINGS) == {sid for sid, r in records.items() if r.get("requestable", True)}
     assert "emergency" not in SETTINGS  # never the site of a pre-service request
+
+
+def test_a_body_part_word_only_names_musculoskeletal_procedures():
+    # "knee PA?" asks which knee procedure: an imaging test named "knee mri" would be offered as one.
+    from priorauth.nlu.vocabulary import GENERIC_WORDS
+
+    data = read_kb(KB_DIR, SOURCES_DIR)
+    programs = {p["id"]: p for p in data.get("programs")}
+
+    def in_msk(program_id: str) -> bool:
+        while program_id:
+            if program_id == "musculoskeletal":
+                return True
+            program_id = programs[program_id].get("parent")
+        return False
+
+    for procedure in data.get("procedures"):
+        if in_msk(procedure["program"]):
+            continue
+        words = {w for name in [procedure["name"], *procedure["synonyms"]] for w in re.findall(r"[a-z]+", name.lower())}
+        assert not words & set(GENERIC_WORDS), (procedure["id"], words & set(GENERIC_WORDS))

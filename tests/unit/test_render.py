@@ -156,6 +156,13 @@ def test_an_extension_the_sources_do_not_describe_is_said_to_be_unknown_first(se
     assert "extended" not in render(answer, "how long is the TKA auth good for?", "provider")[0]
 
 
+@pytest.mark.parametrize("asker", ["agent", "provider"])
+def test_both_options_after_a_denial_are_given_within_the_askers_budget(session, asker):
+    text, _ = render(answer_for(session, "reconsideration", {}, ""), "and if it gets denied?", asker)
+    assert "Option 1:" in text and "Option 2:" in text
+    assert len(text) <= (400 if asker == "agent" else 600)
+
+
 def test_a_terse_query_is_an_agents(session):
     assert asker_of("rest", "p2p window") == "agent"
     assert asker_of("agent", "how long is a total knee replacement approval valid for") == "agent"
