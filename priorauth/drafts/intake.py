@@ -185,6 +185,7 @@ def take_answer(
     raw = read_fields(text, today, expected=expected)
     raw = _redirect_correction(text, raw, expected, last_answered, repo)
     notes: list[str] = []
+    raw = _facility_out_of_turn(raw, draft, expected, repo)
     if expected == "setting" and "setting" not in raw and setting_in_name(raw.get("facility_name") or ""):
         raw = {**raw, "setting": raw["facility_name"]}  # "it's at Mercy Hospital": the name answers where
     if expected == "setting" or "setting" in raw:
@@ -232,6 +233,17 @@ def _redirect_correction(text, raw, expected, last_answered, repo) -> dict[str, 
     if strong or not _fits(repo, expected, raw[expected]):
         return {last_answered: value}
     return raw
+
+
+def _facility_out_of_turn(raw: dict[str, str], draft: Draft, expected: str | None, repo) -> dict[str, str]:
+    """ "Springfield Orthopedic Surgery Center" where a tax ID was asked: the facility (and the setting its name
+    says), not a wrong tax ID; the question asked is asked again after it is saved."""
+    if not expected or expected in ("facility_name", "setting", "site_of_care_reason") or list(raw) != [expected]:
+        return raw
+    value = raw[expected]
+    if draft.facility_name or not setting_in_name(value) or _fits(repo, expected, value):
+        return raw
+    return {"facility_name": value, "setting": value}
 
 
 def _setting_from_name(raw: dict[str, str], draft: Draft) -> tuple[dict[str, str], list[str]]:

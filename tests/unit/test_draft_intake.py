@@ -176,6 +176,20 @@ def test_outpatient_alone_is_the_outpatient_hospital_only_at_a_hospital(factory,
     assert bool(result.errors) is (setting is None)  # elsewhere "outpatient" may be an ASC or an office: asked again
 
 
+@pytest.mark.parametrize(
+    "text, setting",
+    [("Springfield Orthopedic Surgery Center", "ambulatory_surgery_center"), ("Riverside Community Hospital", None)],
+)
+def test_a_facility_given_where_another_field_is_asked_is_saved_as_the_facility(factory, text, setting):
+    draft = repo(factory).open(OWNER)
+    result = intake(factory, draft, text, "ordering_tax_id")
+    assert result.draft.facility_name == text and result.draft.setting == setting
+    assert result.errors == [] and result.draft.ordering_tax_id is None and result.next_field() == "member_id"
+    assert "facility_name" in result.confirm
+    # a name that says no setting is still an answer to the question asked, refused as such
+    assert intake(factory, repo(factory).open(OWNER), "Mercy", "ordering_tax_id").errors[0].field == "ordering_tax_id"
+
+
 def test_a_surgery_center_given_as_the_facility_leaves_the_setting_to_its_question(factory):
     result = intake(factory, filled(factory), "Lakeside Surgery Center", "facility_name")
     assert result.draft.facility_name == "Lakeside Surgery Center" and result.draft.setting is None
