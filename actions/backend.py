@@ -41,7 +41,11 @@ def fact_index() -> FactIndex:
 
 
 def reset() -> None:
-    """Forget the engine (tests; recovery after a database outage)."""
+    """Forget the engine (tests; recovery after a database outage), closing its pool's connections so an outage
+    does not leave one pool behind per recovery."""
     global _factory
     with _lock:
-        _factory = None
+        factory, _factory = _factory, None
+    engine = factory.kw.get("bind") if factory is not None else None
+    if engine is not None:
+        engine.dispose()

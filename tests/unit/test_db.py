@@ -23,3 +23,18 @@ def test_a_broken_draft_models_import_fails_loudly(monkeypatch):
     monkeypatch.setitem(sys.modules, "priorauth.drafts.models", None)  # the next import raises ImportError
     with pytest.raises(ImportError):
         create_all(make_engine("sqlite://"))
+
+
+def test_the_action_servers_reset_closes_the_old_engines_pool(monkeypatch):
+    # A database outage resets the backend; each reset must not leave a pool of connections behind.
+    from actions import backend
+    from priorauth.db import make_session_factory
+
+    engine = make_engine("sqlite://")
+    disposed = []
+    monkeypatch.setattr(type(engine), "dispose", lambda self, *a, **k: disposed.append(self))
+    monkeypatch.setattr(backend, "_factory", make_session_factory(engine))
+    backend.reset()
+    assert backend._factory is None and disposed == [engine]
+    backend.reset()  # nothing to close the second time
+    assert disposed == [engine]
