@@ -199,27 +199,12 @@ def _listing_facts(session, answer, proc, code_row, program_id) -> None:
     if reading is not None:
         # "MRI": the notice names the category only; the answer says it reads the test as one of it.
         answer.data["named_by_category"] = reading.category
-        answer.facts.append(
-            fact_for(
-                session,
-                f"The notice names the category ({program.name}), not the test; {proc.name} is read as part of it.",
-                "procedures",
-                proc.id,
-                scope_of(session, "any_plan", [program_id]),
-                kind="reason",
-            )
-        )
-    elif proc is not None:
-        answer.facts.append(
-            fact_for(
-                session,
-                f"{proc.name} is on the list of the {program.name} services AIM reviews.",
-                "procedures",
-                proc.id,
-                scope_of(session, "any_plan", [program_id]),
-                kind="reason",
-            )
-        )
+        why = f"The notice names the category ({program.name}), not the test; {proc.name} is read as part of it."
+    else:
+        why = f"{proc.name} is on the list of the {program.name} services AIM reviews." if proc is not None else None
+    if why:
+        scope = scope_of(session, "any_plan", [program_id])
+        answer.facts.append(fact_for(session, why, "procedures", proc.id, scope, kind="reason"))
     if code_row is not None:
         named = code_row.provenance == "source"
         answer.data["code"] = {"code": code_row.code, "system": code_row.system, "provenance": code_row.provenance}

@@ -247,28 +247,25 @@ def outside_sources(text: str) -> bool:
     return bool(_OTHER_PAYER_RE.search(text or "") or _PAYMENT_RE.search(text or ""))
 
 
+# "What info do I need to have ready before I call AIM?" (not "... to register").
 _PREPARE_RE = re.compile(
-    r"\b(what|which)\s+(info|information|details|documents?|documentation|records?|clinicals?)\b[^?.!]{0,60}"
-    r"\b(need|needed|have\s+ready|prepare|gather|required|ask\s+for|asked\s+for)\b",
-    re.I,
+    r"^(?!.*\b(?:regist\w*|sign\s*up|sign-up|account|log\s*in|login)\b)"
+    r".*\b(?:what|which)\s+(?:info|information|details|documents?|documentation|records?|clinicals?)\b[^?.!]{0,60}"
+    r"\b(?:need|needed|have\s+ready|prepare|gather|required|ask\s+for|asked\s+for)\b",
+    re.I | re.S,
 )
-_REGISTER_RE = re.compile(r"\b(regist\w*|sign\s*up|sign-up|account|log\s*in|login)\b", re.I)
+# "If the peer to peer doesn't go our way, what are our options?": a denial (or one feared) and what to do next.
+_AFTER_DENIAL_RE = re.compile(
+    r"^(?=.*(?:\b(?:doesn.t|does\s+not|didn.t|did\s+not|don.t)\s+(?:go\s+(?:our|my|the\s+doc.s)\s+way|work\s+out"
+    r"|get\s+approved)|\b(?:denied|denial|not\s+approved|turned\s+down|upheld)\b))"
+    r".*\b(?:options?|what\s+(?:now|next|else|can\s+we\s+do)|anything\s+else|next\s+steps?)\b",
+    re.I | re.S,
+)
 
 
 def asks_what_to_prepare(text: str) -> bool:
-    """Whether the message asks what to have ready for a review request ("what info do I need before I call?"),
-    not for registration."""
-    return bool(_PREPARE_RE.search(text or "")) and not _REGISTER_RE.search(text or "")
-
-
-_UNFAVOURABLE_RE = re.compile(
-    r"\b(doesn.t|does\s+not|didn.t|did\s+not|don.t)\s+(go\s+(our|my|the\s+doc.s)\s+way|work\s+out|get\s+approved)"
-    r"|\b(denied|denial|not\s+approved|turned\s+down|upheld)\b",
-    re.I,
-)
-_OPTIONS_RE = re.compile(r"\b(options?|what\s+(now|next|else|can\s+we\s+do)|anything\s+else|next\s+steps?)\b", re.I)
+    return bool(_PREPARE_RE.search(text or ""))
 
 
 def asks_options_after_denial(text: str) -> bool:
-    """ "If the peer to peer doesn't go our way, what are our options?": what can be done after a denial."""
-    return bool(_UNFAVOURABLE_RE.search(text or "")) and bool(_OPTIONS_RE.search(text or ""))
+    return bool(_AFTER_DENIAL_RE.search(text or ""))
