@@ -263,6 +263,9 @@ def _short_review(answer: Answer, message: str, index: FactIndex | None, named: 
         pinned = [f for f in answer.facts if "level of care" in f.text]
     else:
         pinned = []
+    if answer.status is Status.OUTSIDE_PROGRAM:
+        # "… for an Anthem Blue Cross FEP member": the member's line of business is why, before anything else.
+        pinned += [f for f in answer.facts if f.kind in ("reason", "scope") and ": not included —" in f.text][:1]
     # "62321 w/ G89.18 notif?": why it is not notification only is the answer to the question asked.
     pinned += [f for f in answer.facts if f.text.startswith("Not notification only")][:1]
     if answer.data.get("named_by_category") and listing:

@@ -344,3 +344,12 @@ def test_another_code_of_a_notification_procedure_is_told_why_it_gets_the_full_r
     text, _ = render(answer, "62321 w/ G89.18 notif?", "agent")
     assert "names CPT 62320 and 62322" in text and "not 62321" in text
     assert review_requirement(session, code="62322", diagnoses=["G89.18"]).status is N
+
+
+@pytest.mark.parametrize("lob", ["fep", "hmo", "medicaid"])
+def test_a_member_outside_the_notice_is_told_why_right_after_the_no(session, lob):
+    answer = review_requirement(session, procedure="total knee replacement", plan=ABC, line_of_business=lob)
+    assert answer.status is OUT
+    text, _ = render(answer, "knee replacement for an Anthem Blue Cross member, AIM or not?", "provider")
+    assert text.split("\n")[1].split(":")[0] in ("Federal Employee Program (FEP)", "HMO", "Medicaid")
+    assert ": not included —" in text.split("\n")[1]
