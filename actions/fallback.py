@@ -162,8 +162,9 @@ def second_opinion(tracker: Tracker) -> str | None:
     named = {e.get("entity") for e in tracker.latest_message.get("entities") or []}
     if named & {"procedure", "cpt_code"} and topic not in PROCEDURE_TOPICS:
         return "ask_review_required"
-    if "program" in named and asks_if_reviewed(message):
-        return "ask_review_required"  # "rad onc - AIM?": a program and a review question's shape
+    if "program" in named and (asks_if_reviewed(message) or "setting" in named) and topic not in PROCEDURE_TOPICS:
+        # "rad onc - AIM?", "small joint surgery during an inpatient stay - still in the program?"
+        return "ask_review_required"
     return TOPIC_INTENTS.get(topic) if topic else None
 
 

@@ -67,6 +67,7 @@ PLAIN_TOPICS = {
 SITE_OF_CARE_CUE = re.compile(r"\bsite[- ]of[- ]care\b|\bSOC\b")
 # Topics a clinical question may be read as: a guideline that decides it answers it instead.
 CLINICAL_TOPICS = {"review_requirement", "guideline_changes", "guidelines", "review_process", "exclusions"}
+HOW_ROUTE_WORKS = re.compile(r"\bhow\s+(does|do|would|can|should)\b(?!.*\bwhat\s+happens\b)", re.I | re.S)
 REVIEW_SHAPED = {"guideline_changes", "review_process", "exclusions", "rehabilitation", "program_services"}
 # Topics whose answer changes with a procedure/program/setting/plan: a follow-up re-asks them.
 FOLLOW_UP_TOPICS = {
@@ -132,8 +133,14 @@ def topic_for(
             return denial_topic_named(text)  # "is the reconsideration deadline 10 business days?"
         if topic == "validity" and last_topic in DENIAL_TOPICS and not new & {*SUBJECTS, "procedure_family"}:
             return last_topic  # "how long do we have?" after a denial: that deadline
-        if topic == "peer_to_peer" and asks_options_after_denial(text):
+        if topic in ("peer_to_peer", "review_process") and asks_options_after_denial(text):
             return "reconsideration"  # "if the p2p doesn't go our way, what are our options?"
+        if topic == "review_process" and denial_topic_named(text) and HOW_ROUTE_WORKS.search(text):
+            # "requesting a P2P on a denied facet RFA, how does that work?" (but "missed the p2p call, what
+            # happens to the request?" is the review process's)
+            return denial_topic_named(text)
+        if topic == "validity" and named and asks_if_reviewed(text) and not asks_validity(text):
+            return "review_requirement"  # "cheilectomies for hallux rigidus, do those need approval?"
         if topic == "contact" and asks_what_to_prepare(text):
             return "review_process"  # "what info do I need to have ready before I call AIM?": the interview
         if topic == "contact" and named and asks_if_reviewed(text) and not contact_kind(text):

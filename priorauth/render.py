@@ -504,6 +504,11 @@ def _short_topic(answer: Answer, message: str, index: FactIndex | None, budget: 
     picked = _chosen(message, [s.text for s in pool], index, keep=SUPPORTING_FACTS, background=title)
     if not picked:
         picked = list(range(min(len(pool), 2)))
+    lob = answer.data.get("line_of_business_name") if answer.topic == "lines_of_business" else None
+    named_lob = [i for i, f in enumerate(answer.facts) if lob and f.text.startswith(f"{lob}:")]
+    if named_lob and picked[0] not in named_lob:
+        # "HMO members — in or out?": the statement about that line of business answers; the rest supports it.
+        picked = [named_lob[0], *(i for i in picked if i != named_lob[0])][:SUPPORTING_FACTS]
     if answer.topic == "rehabilitation" and asks_if_reviewed(message) and picked[0] != 0:
         # "OT/ST - AIM rehab?": what the program reviews (its first fact) answers, whatever else matches.
         picked = [0, *(i for i in picked if i != 0)][:SUPPORTING_FACTS]

@@ -437,12 +437,17 @@ def lines_of_business(session: Session, line_of_business: str | None = None, pro
     lob = resolve(session, "line_of_business", line_of_business) or line_of_business
     program = resolve(session, "program", program) or program
     chain = {p.id for p in program_chain(session, program)} if program else None
-    answer = Answer(topic="lines_of_business", data={"line_of_business": lob})
+    row = session.get(m.LineOfBusiness, lob) if lob else None
+    answer = Answer(
+        topic="lines_of_business", data={"line_of_business": lob, "line_of_business_name": row.name if row else None}
+    )
     for s in session.execute(select(m.LineOfBusinessScope).order_by(m.LineOfBusinessScope.id)).scalars():
         if chain and not chain & set(s.programs):
             continue
         scope = scope_of(session, s.plan, s.programs)
-        answer.facts.append(fact_for(session, lob_text(session, s, lob), "line_of_business_scope", s.id, scope))
+        answer.facts.append(
+            fact_for(session, lob_text(session, s, lob), "line_of_business_scope", s.id, scope, "scope")
+        )
     if (
         lob
         and session.get(m.LineOfBusiness, lob) is not None

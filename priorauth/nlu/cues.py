@@ -150,7 +150,9 @@ _REVIEW_SHAPE_RE = re.compile(
     # Terse queries: "PT auth req?", "reviewed by AIM?", "OT/ST - AIM rehab?"
     r"|\b(PA|auth\w*|precert\w*|pre-?auth\w*|review)\s+(req|reqd|req'd|needed|required)\b"
     r"|\breviewed\s+(by|through|thru)\s+AIM\b"
-    r"|\s[-–]\s*AIM\b[^.!]{0,20}\?",
+    r"|\s[-–]\s*AIM\b[^.!]{0,20}\?"
+    # "is it still in the program?", "is that also covered by AIM?"
+    r"|\b(still|also)\s+(in\s+the\s+program|part\s+of\s+the\s+program|included|covered\s+by|reviewed)\b",
     re.I,
 )
 
@@ -257,7 +259,7 @@ _PREPARE_RE = re.compile(
 # "If the peer to peer doesn't go our way, what are our options?": a denial (or one feared) and what to do next.
 _AFTER_DENIAL_RE = re.compile(
     r"^(?=.*(?:\b(?:doesn.t|does\s+not|didn.t|did\s+not|don.t)\s+(?:go\s+(?:our|my|the\s+doc.s)\s+way|work\s+out"
-    r"|get\s+approved)|\b(?:denied|denial|not\s+approved|turned\s+down|upheld)\b))"
+    r"|get\s+approved)|\b(?:denied|denial|not\s+approved|turned\s+down|upheld|adverse\s+(?:decision|determination))\b))"
     r".*\b(?:options?|what\s+(?:now|next|else|can\s+we\s+do)|anything\s+else|next\s+steps?)\b",
     re.I | re.S,
 )

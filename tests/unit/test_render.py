@@ -163,6 +163,13 @@ def test_both_options_after_a_denial_are_given_within_the_askers_budget(session,
     assert len(text) <= (400 if asker == "agent" else 600)
 
 
+@pytest.mark.parametrize("lob, name", [("hmo", "HMO"), ("medicaid", "Medicaid"), ("fep", "Federal Employee Program")])
+def test_a_line_of_business_asked_about_is_answered_first_in_its_notices_scope(session, lob, name):
+    answer = answer_for(session, "lines_of_business", {"line_of_business": lob}, "")
+    first = render(answer, f"{lob} members — in or out?", "agent")[0].split("\n")[0]
+    assert first.startswith(name) and "not included" in first and "[scope: Anthem Blue Cross]" in first
+
+
 def test_a_terse_query_is_an_agents(session):
     assert asker_of("rest", "p2p window") == "agent"
     assert asker_of("agent", "how long is a total knee replacement approval valid for") == "agent"

@@ -88,6 +88,12 @@ P, NEW_P, CODE, REVIEW = {"procedure": "p"}, {"procedure"}, {"cpt_code": "62320"
         # what can be done when a peer-to-peer ends in a denial: the options after a denial
         ("ask_peer_to_peer", None, {}, "if the p2p doesn't go our way what are our options", set(), "reconsideration"),
         ("ask_peer_to_peer", None, {}, "what are the options for scheduling a p2p?", set(), "peer_to_peer"),
+        ("ask_review_process", None, {}, "p2p on a denied RFA, how does that work?", set(), "peer_to_peer"),
+        ("ask_review_process", None, {}, "missed the p2p call, what happens to the request?", set(), "review_process"),
+        ("ask_review_process", None, {}, "what options are there after an adverse decision?", set(), "reconsideration"),
+        # "do those need approval?" with a procedure named asks whether it is reviewed, not how long approval lasts
+        ("ask_validity", None, P, "a cheilectomy, does it need approval?", NEW_P, "review_requirement"),
+        ("ask_validity", None, P, "is the hallux rigidus approval still valid?", NEW_P, "validity"),
         # what to have ready for a request is the review process's interview, not a phone number
         ("ask_contact", None, {}, "what info should we have ready before calling AIM?", set(), "review_process"),
         ("ask_contact", None, {}, "what information do I need to register on the portal?", set(), "contact"),
