@@ -18,7 +18,7 @@ from actions.context import context_from
 from priorauth.answering import answer_for, needs_choice, needs_subject, topic_for
 from priorauth.drafts.intake import start_draft_buttons
 from priorauth.kb.queries import PLAN_LABELS
-from priorauth.nlu.cues import outside_sources
+from priorauth.nlu.cues import outside_sources, service_asked_about
 from priorauth.render import asker_of, for_widget, render, render_full
 
 logger = logging.getLogger(__name__)
@@ -27,6 +27,8 @@ PAYLOAD_CHANNELS = {"rest", "agent", "cmdline", None}
 # Channels whose clients render markdown (the web widget over socket.io).
 MARKDOWN_CHANNELS = {"socketio"}
 MORE_BUTTON = {"title": "More", "payload": "/ask_more"}
+# Topics a "does AIM review X?" about an unnamed kind of service is mistaken for.
+SERVICE_QUESTION_TOPICS = {"review_process", "program_services", "programs", "guidelines", "exclusions"}
 PLAN_BUTTON_TITLES = {"anthem_blue_cross": "Anthem Blue Cross (California)"}
 
 
@@ -63,6 +65,11 @@ class ActionAnswer(Action):
             dispatcher.utter_message(response="utter_out_of_scope")
             return []
         topic = topic_for(intent, last_topic, known, message, context.new)
+        asked = service_asked_about(message) if topic in SERVICE_QUESTION_TOPICS and not context.new else None
+        if asked and not subject:
+            # "does AIM review power wheelchairs or other DME?": a kind of service the sources don't name is
+            # answered as such ("my sources don't list …" and the ID card), not with the review process.
+            return await self.answer(dispatcher, tracker, domain, "ask_review_required", subject={"procedure": asked})
         if intent == "inform" and not context.new:
             topic = None  # a "follow-up" that adds nothing is not understood
         if topic is None:

@@ -171,7 +171,7 @@ def _identify(session: Session, req: Request, answer: Answer):
         elif proc is None and not req.program:
             answer.status = Status.UNKNOWN
             answer.data["unknown_procedure"] = req.procedure
-            answer.facts.append(Fact(text=f"“{req.procedure}” is not a procedure my sources list."))
+            answer.facts.append(Fact(text=f"My sources don't list “{req.procedure}” among the services AIM reviews."))
     if proc is not None:
         answer.procedure, answer.procedure_name = proc.id, proc.name
     return proc, code_row

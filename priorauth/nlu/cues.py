@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable
 
 from spacy.lang.en.stop_words import STOP_WORDS
 
@@ -265,9 +266,34 @@ _AFTER_DENIAL_RE = re.compile(
 )
 
 
-def asks_what_to_prepare(text: str) -> bool:
-    return bool(_PREPARE_RE.search(text or ""))
+def _cue(pattern: re.Pattern) -> Callable[[str], bool]:
+    """Whether a message says what ``pattern`` looks for (None and "" say nothing)."""
+    return lambda text: bool(pattern.search(text or ""))
 
 
-def asks_options_after_denial(text: str) -> bool:
-    return bool(_AFTER_DENIAL_RE.search(text or ""))
+asks_what_to_prepare = _cue(_PREPARE_RE)
+asks_options_after_denial = _cue(_AFTER_DENIAL_RE)
+
+
+# "Does AIM review power wheelchairs or other DME?": the thing asked about, when the question is about a kind of
+# service (not about how requests, cases or criteria are reviewed).
+_REVIEWS_WHAT_RE = re.compile(
+    r"\b(?:does|do|will|would|can)\s+AIM\s+(?:also\s+)?(?:review|cover|handle|manage)\s+(?P<a>[^?.!;]{3,60})"
+    r"|\b(?:is|are)\s+(?P<b>[^?.!;]{3,60}?)\s+(?:reviewed|handled|managed)\s+by\s+AIM\b",
+    re.I,
+)
+_PROCESS_WORDS_RE = re.compile(
+    r"^(?:the\s+|a\s+|an\s+|my\s+|our\s+|these\s+|those\s+)?(?:requests?|cases?|orders?|claims?|appeals?|denials?|"
+    r"auth\w*|it|them|this|that|these|those|everything|all|any\w*|every\w*|which|what|how|medical|clinical|"
+    r"criteria|guidelines?|documentation|records?|settings?|sites?|locations?|levels?|in|on|for|with|before|after)\b",
+    re.I,
+)
+
+
+def service_asked_about(text: str) -> str | None:
+    """The kind of service a "does AIM review X?" question names ("power wheelchairs or other DME"), or None."""
+    match = _REVIEWS_WHAT_RE.search(text or "")
+    if not match:
+        return None
+    subject = " ".join((match.group("a") or match.group("b") or "").split())
+    return None if not subject or _PROCESS_WORDS_RE.match(subject) else subject

@@ -260,8 +260,8 @@ def test_an_out_of_scope_runner_up_question_confirmed_by_the_facts_is_answered()
 @pytest.mark.parametrize(
     ("text", "said"),
     [
-        ("trigger pt inj - AIM?", "“trigger pt inj” is not a procedure my sources list."),
-        ("does acupuncture need prior auth?", "“acupuncture” is not a procedure my sources list."),
+        ("trigger pt inj - AIM?", "My sources don't list “trigger pt inj” among the services AIM reviews."),
+        ("does acupuncture need prior auth?", "My sources don't list “acupuncture” among the services AIM reviews."),
     ],
 )
 def test_a_review_question_about_something_unlisted_is_answered_so_not_refused(text, said):
@@ -304,3 +304,22 @@ def test_a_review_question_about_the_same_procedure_is_still_answered():
     text = "does a spinal cord stimulator need prior auth"
     messages, _ = run(ActionAnswer(), tracker("ask_review_required", text, [("procedure", "spinal_cord_stimulator")]))
     assert messages[0]["text"].startswith("Yes: Implanted spinal cord stimulators"), messages[0]["text"]
+
+
+@pytest.mark.parametrize(
+    "intent, text, unlisted",
+    [
+        ("ask_review_process", "does AIM review power wheelchairs or other DME?", "power wheelchairs or other DME"),
+        ("ask_program_services", "is chiropractic care reviewed by AIM?", "chiropractic care"),
+        ("ask_review_process", "does AIM review requests in real time?", None),
+        ("ask_review_process", "does AIM review medical necessity or just the codes?", None),
+    ],
+)
+def test_a_kind_of_service_the_sources_do_not_name_is_said_to_be_unlisted(intent, text, unlisted):
+    messages, _ = run(ActionAnswer(), tracker(intent, text))
+    first = messages[0]["text"].split("\n")[0]
+    if unlisted:
+        assert first == f"My sources don't list “{unlisted}” among the services AIM reviews."
+        assert "ID card" in messages[0]["text"]
+    else:
+        assert "My sources don't list" not in messages[0]["text"]
