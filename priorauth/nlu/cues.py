@@ -285,7 +285,10 @@ _REVIEWS_WHAT_RE = re.compile(
 _PROCESS_WORDS_RE = re.compile(
     r"^(?:the\s+|a\s+|an\s+|my\s+|our\s+|these\s+|those\s+)?(?:requests?|cases?|orders?|claims?|appeals?|denials?|"
     r"auth\w*|it|them|this|that|these|those|everything|all|any\w*|every\w*|which|what|how|medical|clinical|"
-    r"criteria|guidelines?|documentation|records?|settings?|sites?|locations?|levels?|in|on|for|with|before|after)\b",
+    r"criteria|guidelines?|documentation|records?|settings?|sites?|locations?|levels?|in|on|for|with|before|after|"
+    # a setting or a generic word is not a kind of service: "outpatient procedures", "elective surgeries"
+    r"outpatient|inpatient|emergen\w*|elective|hospital\w*|office\w*|ascs?|surger\w*|procedures?|services?|tests?|"
+    r"treatments?|members?|patients?|plans?|programs?)\b",
     re.I,
 )
 

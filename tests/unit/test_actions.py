@@ -313,6 +313,8 @@ def test_a_review_question_about_the_same_procedure_is_still_answered():
         ("ask_program_services", "is chiropractic care reviewed by AIM?", "chiropractic care"),
         ("ask_review_process", "does AIM review requests in real time?", None),
         ("ask_review_process", "does AIM review medical necessity or just the codes?", None),
+        ("ask_review_process", "does AIM review outpatient procedures?", None),
+        ("ask_program_services", "does AIM review elective surgeries?", None),
     ],
 )
 def test_a_kind_of_service_the_sources_do_not_name_is_said_to_be_unlisted(intent, text, unlisted):
