@@ -57,6 +57,11 @@ class ActionFallback(Action):
         if phrase:
             # "trigger pt inj - AIM?": a review question about something the sources don't list is answered so.
             return await answer_as(dispatcher, tracker, domain, "ask_review_required", subject={"procedure": phrase})
+        if asks_if_reviewed(tracker.latest_message.get("text")) and (
+            tracker.get_slot("procedure") or tracker.get_slot("cpt_code")
+        ):
+            # "does AIM review it in the hospital too?" after a procedure: the review question, about that one.
+            return await answer_as(dispatcher, tracker, domain, "ask_review_required")
         return await self.ask_to_rephrase(dispatcher, tracker)
 
     async def ask_to_rephrase(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> list[dict[str, Any]]:

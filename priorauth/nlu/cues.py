@@ -221,6 +221,7 @@ _SHAPE_WORDS_RE = re.compile(
     re.I,
 )
 SUBJECT_WORDS = 5
+_NOT_A_SUBJECT_RE = re.compile(r"^(in|at|on|to|from|during|after|before|with|too|also|again)\b", re.I)
 
 
 def unlisted_subject(text: str) -> str | None:
@@ -229,7 +230,9 @@ def unlisted_subject(text: str) -> str | None:
     if not (_TERSE_REVIEW_RE.search(text or "") or asks_if_reviewed(text)):
         return None
     phrase = " ".join(re.sub(r"[^\w\s/.]|(?<!\w)\.|\.(?!\w)", " ", _SHAPE_WORDS_RE.sub(" ", text)).split())
-    return phrase if phrase and len(phrase.split()) <= SUBJECT_WORDS else None
+    if not phrase or len(phrase.split()) > SUBJECT_WORDS or _NOT_A_SUBJECT_RE.match(phrase):
+        return None  # "does AIM review it in the hospital too?" names a place, not a service
+    return phrase
 
 
 _OTHER_PAYER_RE = re.compile(

@@ -325,3 +325,14 @@ def test_a_kind_of_service_the_sources_do_not_name_is_said_to_be_unlisted(intent
         assert "ID card" in messages[0]["text"]
     else:
         assert "My sources don't list" not in messages[0]["text"]
+
+
+def test_a_review_question_about_a_place_after_a_procedure_is_about_that_procedure():
+    t = tracker("nlu_fallback", "does AIM review it in the hospital too?", slots={"procedure": "shoulder_arthroplasty"})
+    t.latest_message["intent_ranking"] = [
+        {"name": "nlu_fallback", "confidence": 0.4},
+        {"name": "ask_review_process", "confidence": 0.24},
+        {"name": "ask_review_required", "confidence": 0.18},
+    ]
+    messages, _ = run(ActionFallback(), t)
+    assert "Shoulder arthroplasty" in messages[0]["text"] and "don't list" not in messages[0]["text"]
