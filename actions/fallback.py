@@ -15,7 +15,7 @@ from actions import backend
 from actions.drafts import ActionListDrafts
 from priorauth.answering import INTENT_TOPICS
 from priorauth.drafts.references import reference_in
-from priorauth.nlu.cues import asks_if_reviewed, facet_after_fusion, unlisted_subject
+from priorauth.nlu.cues import asks_for_fax, asks_if_reviewed, facet_after_fusion, unlisted_subject
 
 logger = logging.getLogger(__name__)
 ANSWERABLE = set(INTENT_TOPICS) | {"inform"}
@@ -94,6 +94,8 @@ class ActionOutOfScope(Action):
 def in_scope_after_all(tracker: Tracker) -> str | None:
     """The question intent an "out of scope" message really has, or None when it is out of scope."""
     message = tracker.latest_message.get("text") or ""
+    if asks_for_fax(message):
+        return "ask_contact"  # "AIM fax?": the contact answer says there is none in the sources
     named = {e.get("entity") for e in tracker.latest_message.get("entities") or []}
     if named & {"procedure", "cpt_code", "program"} and (asks_if_reviewed(message) or facet_after_fusion(message)):
         return "ask_review_required"
@@ -157,6 +159,8 @@ def second_opinion(tracker: Tracker) -> str | None:
     top = ranking[0] if ranking else tracker.latest_message.get("intent") or {}
     if top.get("name") in CHIT_CHAT and top.get("confidence", 0) >= CHIT_CHAT_SURE:
         return None
+    if asks_for_fax(message):
+        return "ask_contact"  # "AIM fax?": the contact answer says there is none in the sources
     try:
         topic = backend.fact_index().best_topic(message)
     except Exception as exc:  # a broken index must not break the fallback (nor answer as if nothing matched)

@@ -141,6 +141,8 @@ def topic_for(
             return denial_topic_named(text)
         if topic == "validity" and named and asks_if_reviewed(text) and not asks_validity(text):
             return "review_requirement"  # "cheilectomies for hallux rigidus, do those need approval?"
+        if topic == "program_services" and "line_of_business" in new:
+            return "lines_of_business"  # "ASO small jt - in?": whether those members are in the program
         if topic == "contact" and asks_what_to_prepare(text):
             return "review_process"  # "what info do I need to have ready before I call AIM?": the interview
         if topic == "contact" and named and asks_if_reviewed(text) and not contact_kind(text):

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 from datetime import date
 
 from priorauth.kb.results import Answer, ContactRoute, Fact, Status
-from priorauth.nlu.cues import asks_if_reviewed, asks_who_to_contact, contact_kind
+from priorauth.nlu.cues import asks_for_fax, asks_if_reviewed, asks_who_to_contact, contact_kind
 from priorauth.selection import FactIndex
 
 HOURS_CUE = re.compile(r"\b(hours?|open|close[sd]?|closing|time|when|weekends?|days?)\b", re.I)
@@ -92,7 +92,6 @@ TITLED_TOPICS = {"guideline_changes"}
 # Topics that describe a process step by step: a question about its start gets the steps in order.
 SEQUENCE_TOPICS = {"registration", "review_process"}
 EXTEND_CUE = re.compile(r"\b(extend\w*|extension|renew\w*)\b", re.I)
-FAX_CUE = re.compile(r"\bfax(es|ed|ing)?\b", re.I)
 STEPS_CUE = re.compile(r"\b(steps?|walk me)\b", re.I)  # "registration steps": the steps in their order
 HOW_CUE = re.compile(r"\b(how (do|does|to|can|is)|what happens|steps?|process|walk me)\b", re.I)
 SITE_CUE = re.compile(r"\bsite[- ]of[- ](care|service)\b|\blevel[- ]of[- ]care\b|\bfacility review\b", re.I)
@@ -404,7 +403,7 @@ def _short_contact(answer: Answer, message: str, index: FactIndex | None) -> lis
     emails = [r for r in answer.contacts if r.kind == "email"]
     id_card = [r for r in answer.contacts if r.kind == "id_card"]
     lines: list[Shown] = []
-    if FAX_CUE.search(message or "") and not any("fax" in (r.kind or "") for r in answer.contacts):
+    if asks_for_fax(message) and not any("fax" in (r.kind or "") for r in answer.contacts):
         # No source gives AIM a fax number: say so before the routes they do give, never a made-up one.
         lines.append(Shown("My sources give no fax number for AIM; the routes they give:", core=True))
     if portals:

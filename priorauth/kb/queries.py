@@ -457,6 +457,9 @@ def lines_of_business(session: Session, line_of_business: str | None = None, pro
         )
     ):
         answer.status = Status.UNKNOWN
+    if program:
+        # The notice about the program asked ("ASO small jt"): 001's small-joint scope before 000's general one.
+        answer.facts.sort(key=lambda f: program not in (f.scope.programs if f.scope else ()))
     set_program(session, answer, program)
     return answer
 

@@ -274,6 +274,7 @@ def _cue(pattern: re.Pattern) -> Callable[[str], bool]:
     return lambda text: bool(pattern.search(text or ""))
 
 
+asks_for_fax = _cue(re.compile(r"\bfax(es|ed|ing)?\b", re.I))  # no source gives AIM a fax number
 asks_what_to_prepare = _cue(_PREPARE_RE)
 asks_options_after_denial = _cue(_AFTER_DENIAL_RE)
 

@@ -336,3 +336,10 @@ def test_a_review_question_about_a_place_after_a_procedure_is_about_that_procedu
     ]
     messages, _ = run(ActionFallback(), t)
     assert "Shoulder arthroplasty" in messages[0]["text"] and "don't list" not in messages[0]["text"]
+
+
+def test_a_terse_fax_question_gets_the_contact_answer_saying_there_is_no_fax_number():
+    t = tracker("nlu_fallback", "AIM fax?")
+    t.latest_message["intent_ranking"] = [{"name": "nlu_fallback", "confidence": 0.4}]
+    messages, _ = run(ActionFallback(), t)
+    assert messages[0]["text"].startswith("My sources give no fax number for AIM")

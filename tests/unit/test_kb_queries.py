@@ -173,3 +173,9 @@ def test_a_program_without_a_date_of_its_own_is_unknown_with_the_dates_inside_it
     assert q.effective_dates(session, "small_joint_surgery").status is not Status.UNKNOWN
     imaging = q.effective_dates(session, "imaging")
     assert imaging.status is Status.UNKNOWN and imaging.facts == []
+
+
+def test_the_notice_about_the_program_asked_comes_first_for_a_line_of_business(session):
+    answer = q.lines_of_business(session, "aso", "small_joint_surgery")
+    assert answer.facts[0].scope.plan == "anthem_bcbs" and "offered the program" in answer.facts[0].text
+    assert any(f.scope.plan == "anthem_blue_cross" for f in answer.facts[1:])

@@ -94,6 +94,8 @@ P, NEW_P, CODE, REVIEW = {"procedure": "p"}, {"procedure"}, {"cpt_code": "62320"
         # "do those need approval?" with a procedure named asks whether it is reviewed, not how long approval lasts
         ("ask_validity", None, P, "a cheilectomy, does it need approval?", NEW_P, "review_requirement"),
         ("ask_validity", None, P, "is the hallux rigidus approval still valid?", NEW_P, "validity"),
+        ("ask_program_services", None, {"program": "small_joint_surgery"}, "ASO small jt - in?",
+         {"program", "line_of_business"}, "lines_of_business"),
         # what to have ready for a request is the review process's interview, not a phone number
         ("ask_contact", None, {}, "what info should we have ready before calling AIM?", set(), "review_process"),
         ("ask_contact", None, {}, "what information do I need to register on the portal?", set(), "contact"),
