@@ -163,6 +163,8 @@ def topic_for(
             return "review_requirement"
         if known.get("program") == "rehabilitation":
             return "rehabilitation"
+        if "line_of_business" in new:
+            return "lines_of_business"  # "ASO small jt - in?": whether those members are in
         if known.get("program"):
             return "program_services"
     return None

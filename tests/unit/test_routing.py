@@ -96,6 +96,9 @@ P, NEW_P, CODE, REVIEW = {"procedure": "p"}, {"procedure"}, {"cpt_code": "62320"
         ("ask_validity", None, P, "is the hallux rigidus approval still valid?", NEW_P, "validity"),
         ("ask_program_services", None, {"program": "small_joint_surgery"}, "ASO small jt - in?",
          {"program", "line_of_business"}, "lines_of_business"),
+        ("inform", None, {"program": "small_joint_surgery"}, "ASO small jt - in?",
+         {"program", "line_of_business"}, "lines_of_business"),
+        ("inform", None, {"program": "small_joint_surgery"}, "small jt", {"program"}, "program_services"),
         # what to have ready for a request is the review process's interview, not a phone number
         ("ask_contact", None, {}, "what info should we have ready before calling AIM?", set(), "review_process"),
         ("ask_contact", None, {}, "what information do I need to register on the portal?", set(), "contact"),
