@@ -357,13 +357,9 @@ def _apply_notification(session, out: _Outcome, k: _Known, plan: str) -> None:
             continue
         scope = scope_of(session, r.plan, r.programs)
         code_matches = k.code_row is not None and k.code_row.code in r.codes
-        could_match = k.code_row is None and k.proc is not None and _proc_has_codes(session, k.proc.id, r.codes)
-        if (
-            k.code_row is not None
-            and not code_matches
-            and k.proc is not None
-            and _proc_has_codes(session, k.proc.id, r.codes)
-        ):
+        procedure_has_rule_codes = k.proc is not None and _proc_has_codes(session, k.proc.id, r.codes)
+        could_match = k.code_row is None and procedure_has_rule_codes
+        if k.code_row is not None and not code_matches and procedure_has_rule_codes:
             # "62321 w/ G89.18 notif?": another code of the same procedure; the rule names its codes only.
             out.facts.append(
                 fact_for(
