@@ -22,8 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import sessionmaker
 
 from actions import backend
-from actions.answer import PAYLOAD_CHANNELS
-from actions.context import context_from
+from actions.answer import PAYLOAD_CHANNELS, with_slots
 from priorauth.agent_proof import agent_vouched
 from priorauth.drafts.export import DraftNotReady, to_pas_bundle
 from priorauth.drafts.intake import (
@@ -50,6 +49,7 @@ from priorauth.drafts.validators import FIELD_LABELS, FIELDS, SETTINGS, validate
 from priorauth.kb.requirement import review_requirement
 from priorauth.kb.results import Answer, Status
 from priorauth.render import HEADLINES, payload, source_line
+from priorauth.turns import context_of
 
 logger = logging.getLogger(__name__)
 
@@ -354,8 +354,8 @@ class ActionStartDraft(DraftAction):
             dispatcher.utter_message(text=procedure_line(procedure))
         warnings = [w for name in results.valid for w in (draft.warnings or {}).get(name, [])]
         report(dispatcher, Intake(draft, draft, errors=list(results.errors), warnings=warnings))
-        context = context_from(tracker)
-        events = [*context.slot_events(), *draft_slots(repo, draft), SlotSet("draft_outlook", None)]
+        context = context_of(tracker.slots, tracker.latest_message)
+        events = [*with_slots(context), *draft_slots(repo, draft), SlotSet("draft_outlook", None)]
         return events + utter_outlook(dispatcher, tracker, factory, draft, procedure_in(tracker))
 
 

@@ -11,11 +11,11 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import backend
 from actions.answer import ActionAnswer
-from actions.context import context_from
 from priorauth.answering import family_candidates, needs_choice, topic_for
 from priorauth.db import make_engine, make_session_factory
 from priorauth.kb.loader import load_kb
 from priorauth.nlu.cues import asks_validity, in_back_story, names_something
+from priorauth.turns import context_of
 from tests.conftest import KB_DIR, SOURCES_DIR
 
 
@@ -184,13 +184,18 @@ def test_the_procedure_asked_about_wins_over_the_back_story():
         entity("procedure", "physical_therapy", "PT", message2),
         entity("procedure", "total_hip_replacement", "total hip arthroplasty", message2),
     ]
-    assert context_from(tracker("ask_guideline_changes", message, ents)).get("procedure") == ents[0]["value"]
-    assert context_from(tracker("ask_review_required", message2, ents2)).get("procedure") == "total_hip_replacement"
+    assert context_of({}, message_of(message, ents)).get("procedure") == ents[0]["value"]
+    assert context_of({}, message_of(message2, ents2)).get("procedure") == "total_hip_replacement"
+
+
+def message_of(text, entities=()):
+    return {"text": text, "intent": {"name": "inform"}, "entities": list(entities)}
 
 
 def test_elective_after_an_emergency_drops_the_emergency_setting():
-    t = tracker("inform", "same case, but a planned one", slots={"procedure": "spinal_fusion", "setting": "emergency"})
-    context = context_from(t)
+    context = context_of(
+        {"procedure": "spinal_fusion", "setting": "emergency"}, message_of("same case, but a planned one")
+    )
     assert context.get("setting") is None and context.get("procedure") == "spinal_fusion"
 
 
