@@ -123,20 +123,18 @@ class AtomicRedisLockStore(LockStore):
         await self._transact(conversation_id, change)
 
     async def finish_serving(self, conversation_id: str, ticket_number: int) -> None:
+        await self._remove_ticket(conversation_id, ticket_number, delete_when_idle=False)
+
+    async def cleanup(self, conversation_id: str, ticket_number: int) -> None:
+        """The turn is over: its ticket goes, and the lock too when nobody waits."""
+        await self._remove_ticket(conversation_id, ticket_number, delete_when_idle=True)
+
+    async def _remove_ticket(self, conversation_id: str, ticket_number: int, delete_when_idle: bool) -> None:
         def change(lock):
             if lock is None:
                 return UNCHANGED, None
             lock.remove_ticket_for(ticket_number)
-            return lock, None
-
-        await self._transact(conversation_id, change)
-
-    async def cleanup(self, conversation_id: str, ticket_number: int) -> None:
-        def change(lock):
-            if lock is None:
-                return None, None
-            lock.remove_ticket_for(ticket_number)
-            return (lock if lock.is_someone_waiting() else None), None
+            return (None if delete_when_idle and not lock.is_someone_waiting() else lock), None
 
         await self._transact(conversation_id, change)
 

@@ -229,10 +229,6 @@ class RasaPatches(InputChannel):
     def name(cls) -> str:
         return "rasa_patches"
 
-    @classmethod
-    def from_credentials(cls, credentials: dict[str, Any] | None) -> RasaPatches:
-        return cls()
-
     def __init__(self) -> None:
         install()
 

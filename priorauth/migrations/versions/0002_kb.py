@@ -45,6 +45,29 @@ KB_TABLES = (
 )
 
 
+REQUIRED = True
+
+
+def _key(length: int = 64, name: str = "id") -> sa.Column:
+    return sa.Column(name, sa.String(length), primary_key=True)
+
+
+def _serial() -> sa.Column:
+    return sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True)
+
+
+def _str(name: str, length: int, required: bool = False) -> sa.Column:
+    return sa.Column(name, sa.String(length), nullable=not required)
+
+
+def _of(name: str, type_: sa.types.TypeEngine, required: bool = False) -> sa.Column:
+    return sa.Column(name, type_, nullable=not required)
+
+
+def _ref(name: str, table: str, length: int = 64, primary_key: bool = False) -> sa.Column:
+    return sa.Column(name, sa.String(length), sa.ForeignKey(f"{table}.id"), nullable=False, primary_key=primary_key)
+
+
 def _drop_kb_tables() -> None:
     existing = set(sa.inspect(op.get_bind()).get_table_names())
     for table in KB_TABLES:
@@ -52,248 +75,64 @@ def _drop_kb_tables() -> None:
             op.drop_table(table)
 
 
+# One table a statement, its columns in the models' order (priorauth/kb/models.py).
+# fmt: off
 def upgrade() -> None:
     _drop_kb_tables()  # made by the old create_all path, if any (see the docstring)
-    op.create_table(
-        "kb_alias",
-        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
-        sa.Column("term", sa.String(length=200), nullable=False),
-        sa.Column("kind", sa.String(length=20), nullable=False),
-        sa.Column("target_id", sa.String(length=64), nullable=False),
-        sa.PrimaryKeyConstraint("id"),
-    )
-    with op.batch_alter_table("kb_alias", schema=None) as batch_op:
-        batch_op.create_index("ix_kb_alias_term", ["term"], unique=False)
-
-    op.create_table(
-        "kb_ambiguous_term",
-        sa.Column("term", sa.String(length=100), nullable=False),
-        sa.Column("kind", sa.String(length=20), nullable=False),
-        sa.Column("candidates", sa.JSON(), nullable=False),
-        sa.PrimaryKeyConstraint("term", "kind"),
-    )
-    op.create_table(
-        "kb_contact",
-        sa.Column("id", sa.String(length=64), nullable=False),
-        sa.Column("kind", sa.String(length=20), nullable=False),
-        sa.Column("name", sa.String(length=200), nullable=False),
-        sa.Column("value", sa.String(length=200), nullable=False),
-        sa.Column("availability", sa.String(length=200), nullable=True),
-        sa.Column("days", sa.String(length=60), nullable=True),
-        sa.Column("hours", sa.String(length=60), nullable=True),
-        sa.Column("time_zone", sa.String(length=10), nullable=True),
-        sa.Column("time_zone_note", sa.String(length=200), nullable=True),
-        sa.Column("plan", sa.String(length=64), nullable=False),
-        sa.Column("region", sa.String(length=8), nullable=True),
-        sa.Column("programs", sa.JSON(), nullable=False),
-        sa.Column("note", sa.Text(), nullable=True),
-        sa.PrimaryKeyConstraint("id"),
-    )
-    op.create_table(
-        "kb_diagnosis",
-        sa.Column("code", sa.String(length=10), nullable=False),
-        sa.Column("name", sa.String(length=200), nullable=False),
-        sa.PrimaryKeyConstraint("code"),
-    )
-    op.create_table(
-        "kb_line_of_business",
-        sa.Column("id", sa.String(length=40), nullable=False),
-        sa.Column("name", sa.String(length=100), nullable=False),
-        sa.Column("may_mean", sa.JSON(), nullable=True),
-        sa.PrimaryKeyConstraint("id"),
-    )
-    op.create_table(
-        "kb_meta",
-        sa.Column("key", sa.String(length=40), nullable=False),
-        sa.Column("value", sa.String(length=200), nullable=False),
-        sa.PrimaryKeyConstraint("key"),
-    )
-    op.create_table(
-        "kb_plan",
-        sa.Column("id", sa.String(length=64), nullable=False),
-        sa.Column("name", sa.String(length=200), nullable=False),
-        sa.Column("region", sa.String(length=8), nullable=True),
-        sa.PrimaryKeyConstraint("id"),
-    )
-    op.create_table(
-        "kb_presentation",
-        sa.Column("id", sa.String(length=40), nullable=False),
-        sa.Column("name", sa.String(length=200), nullable=False),
-        sa.PrimaryKeyConstraint("id"),
-    )
-    op.create_table(
-        "kb_program",
-        sa.Column("id", sa.String(length=64), nullable=False),
-        sa.Column("name", sa.String(length=200), nullable=False),
-        sa.Column("parent_id", sa.String(length=64), nullable=True),
-        sa.Column("inpatient", sa.String(length=20), nullable=False),
-        sa.Column("effective_from", sa.Date(), nullable=True),
-        sa.Column("requests_accepted_from", sa.Date(), nullable=True),
-        sa.Column("examples", sa.JSON(), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["parent_id"],
-            ["kb_program.id"],
-        ),
-        sa.PrimaryKeyConstraint("id"),
-    )
-    op.create_table(
-        "kb_rehab_schedule",
-        sa.Column("id", sa.String(length=64), nullable=False),
-        sa.Column("line_of_business", sa.String(length=40), nullable=False),
-        sa.Column("states", sa.JSON(), nullable=True),
-        sa.Column("except_states", sa.JSON(), nullable=True),
-        sa.Column("not_required_until", sa.Date(), nullable=True),
-        sa.Column("starts", sa.Date(), nullable=True),
-        sa.Column("text", sa.Text(), nullable=False),
-        sa.PrimaryKeyConstraint("id"),
-    )
-    op.create_table(
-        "kb_rule",
-        sa.Column("id", sa.String(length=64), nullable=False),
-        sa.Column("kind", sa.String(length=20), nullable=False),
-        sa.Column("programs", sa.JSON(), nullable=True),
-        sa.Column("settings", sa.JSON(), nullable=True),
-        sa.Column("presentations", sa.JSON(), nullable=True),
-        sa.Column("codes", sa.JSON(), nullable=True),
-        sa.Column("diagnoses", sa.JSON(), nullable=True),
-        sa.Column("conditions", sa.JSON(), nullable=True),
-        sa.Column("plan", sa.String(length=64), nullable=False),
-        sa.Column("effective_from", sa.Date(), nullable=True),
-        sa.Column("requests_accepted_from", sa.Date(), nullable=True),
-        sa.Column("text", sa.Text(), nullable=False),
-        sa.PrimaryKeyConstraint("id"),
-    )
-    with op.batch_alter_table("kb_rule", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_kb_rule_kind"), ["kind"], unique=False)
-
-    op.create_table(
-        "kb_setting",
-        sa.Column("id", sa.String(length=40), nullable=False),
-        sa.Column("name", sa.String(length=100), nullable=False),
-        sa.Column("pos", sa.String(length=4), nullable=True),
-        sa.Column("requestable", sa.Boolean(), nullable=False),
-        sa.PrimaryKeyConstraint("id"),
-    )
-    op.create_table(
-        "kb_source",
-        sa.Column("id", sa.String(length=8), nullable=False),
-        sa.Column("file", sa.String(length=200), nullable=False),
-        sa.Column("title", sa.String(length=300), nullable=False),
-        sa.Column("publisher", sa.String(length=200), nullable=True),
-        sa.Column("published", sa.Date(), nullable=True),
-        sa.Column("plan", sa.String(length=64), nullable=True),
-        sa.PrimaryKeyConstraint("id"),
-    )
-    op.create_table(
-        "kb_state",
-        sa.Column("id", sa.String(length=2), nullable=False),
-        sa.Column("name", sa.String(length=60), nullable=False),
-        sa.PrimaryKeyConstraint("id"),
-    )
-    op.create_table(
-        "kb_topic",
-        sa.Column("id", sa.String(length=64), nullable=False),
-        sa.Column("title", sa.String(length=300), nullable=False),
-        sa.Column("plan", sa.String(length=64), nullable=False),
-        sa.Column("programs", sa.JSON(), nullable=True),
-        sa.PrimaryKeyConstraint("id"),
-    )
-    op.create_table(
-        "kb_validity",
-        sa.Column("id", sa.String(length=64), nullable=False),
-        sa.Column("programs", sa.JSON(), nullable=False),
-        sa.Column("days", sa.Integer(), nullable=False),
-        sa.Column("unit", sa.String(length=20), nullable=False),
-        sa.Column("text", sa.Text(), nullable=False),
-        sa.PrimaryKeyConstraint("id"),
-    )
-    op.create_table(
-        "kb_citation",
-        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
-        sa.Column("record_type", sa.String(length=30), nullable=False),
-        sa.Column("record_id", sa.String(length=80), nullable=False),
-        sa.Column("position", sa.Integer(), nullable=False),
-        sa.Column("source_id", sa.String(length=8), nullable=False),
-        sa.Column("quote", sa.Text(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["source_id"],
-            ["kb_source.id"],
-        ),
-        sa.PrimaryKeyConstraint("id"),
-    )
-    with op.batch_alter_table("kb_citation", schema=None) as batch_op:
-        batch_op.create_index("ix_kb_citation_record", ["record_type", "record_id"], unique=False)
-
-    op.create_table(
-        "kb_lob_scope",
-        sa.Column("id", sa.String(length=40), nullable=False),
-        sa.Column("source_id", sa.String(length=8), nullable=False),
-        sa.Column("plan", sa.String(length=64), nullable=False),
-        sa.Column("programs", sa.JSON(), nullable=False),
-        sa.Column("included", sa.JSON(), nullable=True),
-        sa.Column("excluded", sa.JSON(), nullable=True),
-        sa.Column("offered", sa.JSON(), nullable=True),
-        sa.Column("note", sa.Text(), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["source_id"],
-            ["kb_source.id"],
-        ),
-        sa.PrimaryKeyConstraint("id"),
-    )
-    op.create_table(
-        "kb_procedure",
-        sa.Column("id", sa.String(length=64), nullable=False),
-        sa.Column("name", sa.String(length=200), nullable=False),
-        sa.Column("program_id", sa.String(length=64), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["program_id"],
-            ["kb_program.id"],
-        ),
-        sa.PrimaryKeyConstraint("id"),
-    )
-    with op.batch_alter_table("kb_procedure", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_kb_procedure_program_id"), ["program_id"], unique=False)
-
-    op.create_table(
-        "kb_topic_fact",
-        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
-        sa.Column("topic_id", sa.String(length=64), nullable=False),
-        sa.Column("position", sa.Integer(), nullable=False),
-        sa.Column("text", sa.Text(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["topic_id"],
-            ["kb_topic.id"],
-        ),
-        sa.PrimaryKeyConstraint("id"),
-    )
-    with op.batch_alter_table("kb_topic_fact", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_kb_topic_fact_topic_id"), ["topic_id"], unique=False)
-
-    op.create_table(
-        "kb_procedure_code",
-        sa.Column("code", sa.String(length=8), nullable=False),
-        sa.Column("system", sa.String(length=8), nullable=False),
-        sa.Column("procedure_id", sa.String(length=64), nullable=False),
-        sa.Column("provenance", sa.String(length=20), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["procedure_id"],
-            ["kb_procedure.id"],
-        ),
-        sa.PrimaryKeyConstraint("code"),
-    )
-    with op.batch_alter_table("kb_procedure_code", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_kb_procedure_code_procedure_id"), ["procedure_id"], unique=False)
-
-    op.create_table(
-        "kb_procedure_reading",
-        sa.Column("procedure_id", sa.String(length=64), nullable=False),
-        sa.Column("category", sa.String(length=200), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["procedure_id"],
-            ["kb_procedure.id"],
-        ),
-        sa.PrimaryKeyConstraint("procedure_id"),
-    )
+    op.create_table("kb_source", _key(8), _str("file", 200, REQUIRED), _str("title", 300, REQUIRED),
+                    _str("publisher", 200), _of("published", sa.Date()), _str("plan", 64))
+    op.create_table("kb_plan", _key(), _str("name", 200, REQUIRED), _str("region", 8))
+    op.create_table("kb_program", _key(), _str("name", 200, REQUIRED),
+                    sa.Column("parent_id", sa.String(64), sa.ForeignKey("kb_program.id")),
+                    _str("inpatient", 20, REQUIRED), _of("effective_from", sa.Date()),
+                    _of("requests_accepted_from", sa.Date()), _of("examples", sa.JSON()))
+    op.create_table("kb_procedure", _key(), _str("name", 200, REQUIRED), _ref("program_id", "kb_program"))
+    op.create_index("ix_kb_procedure_program_id", "kb_procedure", ["program_id"])
+    op.create_table("kb_procedure_reading", _ref("procedure_id", "kb_procedure", primary_key=True),
+                    _str("category", 200, REQUIRED))
+    op.create_table("kb_procedure_code", _key(8, "code"), _str("system", 8, REQUIRED),
+                    _ref("procedure_id", "kb_procedure"), _str("provenance", 20, REQUIRED))
+    op.create_index("ix_kb_procedure_code_procedure_id", "kb_procedure_code", ["procedure_id"])
+    op.create_table("kb_diagnosis", _key(10, "code"), _str("name", 200, REQUIRED))
+    op.create_table("kb_setting", _key(40), _str("name", 100, REQUIRED), _str("pos", 4),
+                    _of("requestable", sa.Boolean(), REQUIRED))
+    op.create_table("kb_presentation", _key(40), _str("name", 200, REQUIRED))
+    op.create_table("kb_ambiguous_term", _key(100, "term"), _key(20, "kind"),
+                    _of("candidates", sa.JSON(), REQUIRED))
+    op.create_table("kb_line_of_business", _key(40), _str("name", 100, REQUIRED), _of("may_mean", sa.JSON()))
+    op.create_table("kb_lob_scope", _key(40), _ref("source_id", "kb_source", 8), _str("plan", 64, REQUIRED),
+                    _of("programs", sa.JSON(), REQUIRED), _of("included", sa.JSON()), _of("excluded", sa.JSON()),
+                    _of("offered", sa.JSON()), _of("note", sa.Text()))
+    op.create_table("kb_state", _key(2), _str("name", 60, REQUIRED))
+    op.create_table("kb_rule", _key(), _str("kind", 20, REQUIRED),
+                    *(_of(name, sa.JSON()) for name in ("programs", "settings", "presentations", "codes")),
+                    _of("diagnoses", sa.JSON()), _of("conditions", sa.JSON()),
+                    _str("plan", 64, REQUIRED), _of("effective_from", sa.Date()),
+                    _of("requests_accepted_from", sa.Date()), _of("text", sa.Text(), REQUIRED))
+    op.create_index("ix_kb_rule_kind", "kb_rule", ["kind"])
+    op.create_table("kb_rehab_schedule", _key(), _str("line_of_business", 40, REQUIRED), _of("states", sa.JSON()),
+                    _of("except_states", sa.JSON()), _of("not_required_until", sa.Date()), _of("starts", sa.Date()),
+                    _of("text", sa.Text(), REQUIRED))
+    op.create_table("kb_contact", _key(), _str("kind", 20, REQUIRED), _str("name", 200, REQUIRED),
+                    _str("value", 200, REQUIRED), _str("availability", 200), _str("days", 60), _str("hours", 60),
+                    _str("time_zone", 10), _str("time_zone_note", 200), _str("plan", 64, REQUIRED),
+                    _str("region", 8), _of("programs", sa.JSON(), REQUIRED), _of("note", sa.Text()))
+    op.create_table("kb_validity", _key(), _of("programs", sa.JSON(), REQUIRED), _of("days", sa.Integer(), REQUIRED),
+                    _str("unit", 20, REQUIRED), _of("text", sa.Text(), REQUIRED))
+    op.create_table("kb_topic", _key(), _str("title", 300, REQUIRED), _str("plan", 64, REQUIRED),
+                    _of("programs", sa.JSON()))
+    op.create_table("kb_topic_fact", _serial(), _ref("topic_id", "kb_topic"), _of("position", sa.Integer(), REQUIRED),
+                    _of("text", sa.Text(), REQUIRED))
+    op.create_index("ix_kb_topic_fact_topic_id", "kb_topic_fact", ["topic_id"])
+    op.create_table("kb_alias", _serial(), _str("term", 200, REQUIRED), _str("kind", 20, REQUIRED),
+                    _str("target_id", 64, REQUIRED))
+    op.create_index("ix_kb_alias_term", "kb_alias", ["term"])
+    op.create_table("kb_citation", _serial(), _str("record_type", 30, REQUIRED), _str("record_id", 80, REQUIRED),
+                    _of("position", sa.Integer(), REQUIRED), _ref("source_id", "kb_source", 8),
+                    _of("quote", sa.Text(), REQUIRED))
+    op.create_index("ix_kb_citation_record", "kb_citation", ["record_type", "record_id"])
+    op.create_table("kb_meta", _key(40, "key"), _str("value", 200, REQUIRED))
+# fmt: on
 
 
 def downgrade() -> None:
