@@ -1,7 +1,8 @@
 """The action server's one handle on the core: a lazily made engine and session factory.
 
-Nothing is made at import; the first action that needs the database makes it, and loads the
-knowledge base if its content changed (an idempotent, hash-checked load).
+Nothing is made at import; the first action that needs the database makes it, brings its schema to the
+newest migration (idempotent; replicas starting together queue on a lock) and loads the knowledge base if
+its content changed (an idempotent, hash-checked load).
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ import threading
 from sqlalchemy.orm import sessionmaker
 
 from priorauth.config import Settings
-from priorauth.db import create_all, make_engine, make_session_factory
+from priorauth.db import make_engine, make_session_factory
 from priorauth.kb.loader import load_kb
+from priorauth.schema import upgrade
 from priorauth.selection import FactIndex, shared_index
 
 logger = logging.getLogger(__name__)
@@ -28,8 +30,8 @@ def session_factory() -> sessionmaker:
             if _factory is None:
                 settings = Settings.from_env()
                 engine = make_engine(settings.database_url)
+                upgrade(engine)
                 load_kb(engine, settings.kb_dir)
-                create_all(engine)
                 _factory = make_session_factory(engine)
                 logger.info("knowledge base ready (%s)", engine.url.get_backend_name())
     return _factory

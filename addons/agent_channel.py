@@ -24,6 +24,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from addons.json_errors import json_error
 from priorauth.agent_auth import AGENT_ID, AgentAuth, AgentAuthError, AgentIdentity
 from priorauth.agent_proof import AgentAuthConfigError, channel_secrets, sign_proof
 
@@ -65,11 +66,12 @@ def _turn(role: str, text=None, buttons=None, custom=None, timestamp=None) -> di
 
 
 def _error(status: int, error: str, message: str) -> HTTPResponse:
+    """A JSON error; a 401 also names the reason in its Bearer challenge (RFC 6750)."""
     headers = None
-    if status == 401:  # RFC 6750: the reason in the challenge too
+    if status == 401:
         detail = "" if error == "missing_token" else ', error="invalid_token"'
         headers = {"WWW-Authenticate": f'Bearer realm="priorauth-agent"{detail}'}
-    return response.json({"error": error, "message": message}, status=status, headers=headers)
+    return json_error(status, error, message, headers)
 
 
 class AgentInput(InputChannel):

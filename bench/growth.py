@@ -183,6 +183,7 @@ def in_process(kb_dir: Path, quick: bool) -> dict:
     from priorauth.kb.requirement import review_requirement
     from priorauth.nlu.matcher import KBMatcher
     from priorauth.nlu.vocabulary import vocabulary_from
+    from priorauth.schema import upgrade
 
     repeat = 1 if quick else 3
     start = time.perf_counter()
@@ -198,6 +199,7 @@ def in_process(kb_dir: Path, quick: bool) -> dict:
     entities = {t: [(e["entity"], e["value"]) for e in matcher.extract(t)] for t in texts}
 
     engine = make_engine("sqlite://")
+    upgrade(engine)
     start = time.perf_counter()
     load_kb(engine, kb_dir)
     load_seconds = time.perf_counter() - start
@@ -274,8 +276,10 @@ def _warm_up() -> None:
     from priorauth.db import make_engine, make_session_factory
     from priorauth.kb.loader import load_kb
     from priorauth.kb.requirement import review_requirement
+    from priorauth.schema import upgrade
 
     engine = make_engine("sqlite://")
+    upgrade(engine)
     load_kb(engine, KB_DIR)
     with make_session_factory(engine)() as session:
         review_requirement(session, procedure="total knee replacement")

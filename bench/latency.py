@@ -37,7 +37,7 @@ LEVELS = {"quick": [1, 10], "full": [1, 10, 50]}
 # Conversations per level (each 3-4 turns).
 CONVERSATIONS = {"quick": {1: 8, 10: 30}, "full": {1: 30, 10: 80, 50: 200}}
 TURNS_PER_CONVERSATION = 4
-# A reply saying that a backend failed (utter_service_unavailable, addons/hardening.py) is an error too.
+# A reply saying that a backend failed (utter_service_unavailable, addons/rasa_patches.py) is an error too.
 FAILURE_MARKERS = ["temporarily unavailable"]
 
 

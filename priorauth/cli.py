@@ -17,7 +17,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sources-dir", type=Path, default=PROJECT_ROOT / "data" / "sources")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("check", help="validate the knowledge-base data without loading it")
-    load = sub.add_parser("load", help="validate and load the knowledge base into the database")
+    load = sub.add_parser(
+        "load", help="bring the database's schema to the newest migration, then validate and load the knowledge base"
+    )
     load.add_argument("--database-url", default=settings.database_url)
     sub.add_parser("coverage", help="facts per source document and source paragraphs no record cites")
     export = sub.add_parser("export", help="print a ready draft request as a FHIR PAS-shaped Bundle (JSON)")
@@ -50,12 +52,14 @@ def main(argv: list[str] | None = None) -> int:
         print("knowledge base OK:", ", ".join(f"{k} {v}" for k, v in counts.items()))
         return 0
     if args.command == "load":
-        from priorauth.db import create_all, make_engine
+        from priorauth.db import make_engine
         from priorauth.kb.loader import load_kb
+        from priorauth.schema import upgrade
 
         engine = make_engine(args.database_url)
+        upgrade(engine)
         changed = load_kb(engine, args.kb_dir, args.sources_dir)
-        create_all(engine)
+        engine.dispose()
         print(f"knowledge base {'loaded' if changed else 'unchanged'} ({engine.url.render_as_string()})")
         return 0
     from priorauth.coverage import coverage

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,3 +28,13 @@ class Settings:
             kb_dir=Path(env.get("PRIORAUTH_KB_DIR", DEFAULT_KB_DIR)),
             sources_dir=Path(env.get("PRIORAUTH_SOURCES_DIR", DEFAULT_SOURCES_DIR)),
         )
+
+
+def env_number(name: str, default: float, environ: dict[str, str] | None = None) -> float:
+    """A number from the environment; unset or blank gives ``default``, and so does a typo (with a warning)."""
+    value = (os.environ if environ is None else environ).get(name, "")
+    try:
+        return float(value) if value.strip() else default
+    except ValueError:
+        logging.getLogger(__name__).warning("%s=%r is not a number; using %s", name, value, default)
+        return default

@@ -1,4 +1,6 @@
-"""Engine and session factories shared by the knowledge base and the drafts (SQLAlchemy 2.0 style)."""
+"""Engine and session factories shared by the knowledge base and the drafts (SQLAlchemy 2.0 style), and the
+declarative `Base` their models share. It imports no model: the tables are listed in `priorauth.models`, and
+only the Alembic migrations make them (`priorauth.schema.upgrade`)."""
 
 from __future__ import annotations
 
@@ -37,11 +39,3 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
 
 def make_session_factory(engine: Engine) -> sessionmaker:
     return sessionmaker(bind=engine, future=True, expire_on_commit=False)
-
-
-def create_all(engine: Engine) -> None:
-    """Create every table known to the models (knowledge base and drafts)."""
-    from priorauth.drafts import models as _draft_models  # noqa: F401  (registers tables)
-    from priorauth.kb import models as _kb_models  # noqa: F401
-
-    Base.metadata.create_all(engine)

@@ -67,8 +67,12 @@ _PATTERN = re.compile(
 )
 
 
-def mask_member_id(value: str) -> str:
-    """Keep the last four letters or digits: "XYZ 1234-56789" -> "****6789"."""
+def mask_member_id(value: str | None) -> str | None:
+    """Keep the last four letters or digits: "XYZ 1234-56789" -> "****6789"; no id stays None.
+
+    The one masking of a member id: log lines here, and the drafts' audit trail and summaries."""
+    if not value:
+        return None
     compact = re.sub(r"[^A-Za-z0-9]", "", value)
     return "****" + (compact[-4:] if len(compact) > 4 else "")
 

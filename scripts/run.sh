@@ -61,9 +61,9 @@ if [ "$ACTION_SERVER_URL" != "http://localhost:5055/webhook" ] || [ "$RASA_TRACK
         *) echo "PRIORAUTH_REDIS_URL must be a redis:// or rediss:// URL" >&2; exit 2 ;;
       esac
       echo
-      echo "# Conversation locks shared by every Rasa replica (atomic ticket updates: addons/hardening.py)."
+      echo "# Conversation locks shared by every Rasa replica (atomic ticket updates: addons/lock_store.py)."
       echo "lock_store:"
-      echo "  type: addons.hardening.AtomicRedisLockStore"
+      echo "  type: addons.lock_store.AtomicRedisLockStore"
       echo "  url: \${PRIORAUTH_REDIS_URL}"
       echo "  key_prefix: priorauth"
     fi

@@ -5,15 +5,26 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from priorauth.db import make_engine
 from priorauth.kb.loader import load_kb
+from priorauth.schema import upgrade
 from tests.required import pg_url_or_skip
 
 ROOT = Path(__file__).resolve().parent.parent
 KB_DIR = ROOT / "data" / "authorization"
 SOURCES_DIR = ROOT / "data" / "sources"
+
+
+def drop_schema(engine) -> None:
+    """Every table of priorauth and Alembic's record of them, so that the next upgrade starts afresh."""
+    from priorauth.models import metadata
+
+    metadata.drop_all(engine)
+    with engine.begin() as connection:
+        connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
 
 
 @pytest.fixture(
@@ -23,9 +34,8 @@ SOURCES_DIR = ROOT / "data" / "sources"
 def kb_engine(request):
     engine = make_engine("sqlite://" if request.param == "sqlite" else pg_url_or_skip())
     if engine.dialect.name == "postgresql":
-        from priorauth.db import Base
-
-        Base.metadata.drop_all(engine)
+        drop_schema(engine)
+    upgrade(engine)
     load_kb(engine, KB_DIR, SOURCES_DIR)
     yield engine
     engine.dispose()
@@ -40,6 +50,7 @@ def session(kb_engine):
 @pytest.fixture(scope="session")
 def sqlite_session():
     engine = make_engine("sqlite://")
+    upgrade(engine)
     load_kb(engine, KB_DIR, SOURCES_DIR)
     with Session(engine, future=True) as s:
         yield s

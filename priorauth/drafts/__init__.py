@@ -2,5 +2,5 @@
 
 Modules: ``validators`` (one function per field), ``parsing`` (fields out of a message),
 ``models`` and ``repository`` (SQL storage with an audit trail), ``export`` (FHIR PAS-shaped
-bundle), ``migrate`` (Alembic upgrade).
+bundle). Their tables are made by the migrations (``priorauth.schema``).
 """

@@ -21,6 +21,7 @@ from priorauth.drafts.validators import (
     ValidationContext,
     validate_fields,
 )
+from priorauth.logfilter import mask_member_id
 
 # Where the users are: "today" for a date of service is their day, not UTC's.
 DEFAULT_ZONE = ZoneInfo("America/New_York")
@@ -57,13 +58,6 @@ class ConcurrentUpdate(DraftError):
         self.reference = reference
         self.expected = expected
         self.actual = actual
-
-
-def mask_member_id(value: str | None) -> str | None:
-    """Keep only the last 4 characters: "****6789"."""
-    if not value:
-        return None
-    return "****" + (value[-4:] if len(value) > 4 else "")
 
 
 def mask_dob(value: date | None) -> str | None:

@@ -1,7 +1,8 @@
 """Loads validated knowledge-base records into SQL tables, in one transaction.
 
 Loading is idempotent: the data's content hash is stored, and a load of unchanged data changes
-nothing; changed data replaces the knowledge-base tables wholesale (drafts are untouched).
+nothing; changed data replaces the knowledge-base tables wholesale (drafts are untouched). The tables
+must exist: the migrations make them (`priorauth.schema.upgrade`).
 """
 
 from __future__ import annotations
@@ -30,15 +31,10 @@ def content_hash(kb_dir: Path) -> str:
     return digest.hexdigest()
 
 
-def create_kb_tables(engine: Engine) -> None:
-    Base.metadata.create_all(engine, tables=[t.__table__ for t in m.KB_TABLES])
-
-
 def load_kb(engine: Engine, kb_dir: Path, sources_dir: Path | None = None) -> bool:
-    """Validate and load ``kb_dir``; return True when the tables changed."""
+    """Validate and load ``kb_dir`` into a database at the newest schema; return True when the tables changed."""
     data = read_kb(kb_dir, sources_dir)
     digest = content_hash(kb_dir)
-    create_kb_tables(engine)
     with Session(engine, future=True) as session, session.begin():
         current = session.execute(select(m.Meta.value).where(m.Meta.key == HASH_KEY)).scalar()
         if current == digest:

@@ -9,10 +9,8 @@ from alembic import context
 from sqlalchemy.types import TypeDecorator
 
 from priorauth.config import Settings
-from priorauth.db import Base, make_engine
-from priorauth.drafts import models as _draft_models  # noqa: F401  (registers the tables)
-
-target_metadata = Base.metadata
+from priorauth.db import make_engine
+from priorauth.models import metadata as target_metadata
 
 
 def _render_item(type_, obj, autogen_context):

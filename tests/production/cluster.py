@@ -237,12 +237,13 @@ class Cluster:
 
     def _load_kb(self) -> None:
         from priorauth.config import Settings
-        from priorauth.db import create_all, make_engine
+        from priorauth.db import make_engine
         from priorauth.kb.loader import load_kb
+        from priorauth.schema import upgrade
 
         engine = make_engine(self.db_url(self.kb_db))
+        upgrade(engine)
         load_kb(engine, Settings.from_env({}).kb_dir, ROOT / "data" / "sources")
-        create_all(engine)
         engine.dispose()
 
     def _endpoints_from_run_sh(self) -> Path:

@@ -1,5 +1,5 @@
 """Deterministic bad input for the REST webhook: odd message texts in a valid envelope, broken envelopes,
-and broken bodies. Each case says whether the hardening layer must refuse it (4xx) or Rasa must answer it.
+and broken bodies. Each case says whether the request guard must refuse it (4xx) or Rasa must answer it.
 """
 
 from __future__ import annotations
@@ -90,7 +90,7 @@ class Case:
     kind: str  # "text" (valid envelope), "envelope", "body", "http"
     label: str
     body: bytes
-    refused: bool  # the hardening layer must answer 4xx; nothing may be stored
+    refused: bool  # the request guard must answer 4xx; nothing may be stored
     method: str = "POST"
     path: str = "/webhooks/rest/webhook"
     silent_ok: bool = False  # an empty reply is correct (Rasa's own /restart etc.)

@@ -1,5 +1,5 @@
 """Fuzz the REST webhook of both replicas (and the front): a few thousand odd texts, broken envelopes and
-broken bodies. No 5xx; malformed requests get a 4xx from the hardening layer; no traceback reaches a
+broken bodies. No 5xx; malformed requests get a 4xx from the request guard; no traceback reaches a
 user; nothing from a refused request is stored; every process stays up and still answers correctly."""
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """The conversation lock under contention, against the real Redis of scripts/services.sh (no Rasa server).
 
 Threads with their own Redis clients play several replicas taking turns on one conversation with Rasa's
-ticket protocol (LockStore.lock: issue a ticket, wait until it is served, work, clean up). Counted: two
+ticket protocol (LockStore.lock: issue a ticket, wait until it is served, work, clean up); the async store's
+steps run on each thread's own event loop. Counted: two
 turns inside at once, a lock deleted under a waiting turn (Rasa raises LockError and the REST channel
 answers `[]`), turns that waited for a lost ticket to expire (stalls), and turns whose own ticket expired
 while they waited (stuck: Rasa's loop would spin until the request times out).
@@ -9,6 +10,7 @@ while they waited (stuck: Rasa's loop would spin until the request times out).
 
 from __future__ import annotations
 
+import asyncio
 import os
 import threading
 import time
@@ -36,12 +38,23 @@ def make_store(kind: str, prefix: str):
 
     from rasa.core.lock_store import RedisLockStore
 
-    from addons.hardening import AtomicRedisLockStore
+    from addons.lock_store import AtomicRedisLockStore
 
     parts = urlsplit(REDIS_URL)
     if kind == "atomic":
-        return AtomicRedisLockStore(url=f"redis://{parts.hostname}:{parts.port}/4", key_prefix=prefix)
+        return OnOwnLoop(AtomicRedisLockStore(url=f"redis://{parts.hostname}:{parts.port}/4", key_prefix=prefix))
     return RedisLockStore(host=parts.hostname, port=parts.port, db=4, key_prefix=prefix)
+
+
+class OnOwnLoop:
+    """An async lock store called like Rasa's synchronous one: each call runs to completion on this loop."""
+
+    def __init__(self, store) -> None:
+        self.store, self.loop = store, asyncio.new_event_loop()
+
+    def __getattr__(self, name: str):
+        method = getattr(self.store, name)
+        return lambda *args: self.loop.run_until_complete(method(*args))
 
 
 def contend(kind: str, threads: int = 6, turns: int = 40) -> dict[str, int]:

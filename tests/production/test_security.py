@@ -174,7 +174,7 @@ def test_run_sh_generates_production_endpoints_without_secrets(tmp_path):
     content = generated.read_text()
     assert password not in content
     assert "url: ${PRIORAUTH_TRACKER_URL}" in content and "dialect: postgresql" in content
-    assert "type: addons.hardening.AtomicRedisLockStore" in content and "url: ${PRIORAUTH_REDIS_URL}" in content
+    assert "type: addons.lock_store.AtomicRedisLockStore" in content and "url: ${PRIORAUTH_REDIS_URL}" in content
 
 
 def test_a_draft_is_refused_to_another_conversation_on_any_replica(live):

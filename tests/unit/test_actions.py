@@ -14,12 +14,14 @@ from actions.answer import ActionAnswer
 from actions.fallback import ActionFallback, ActionOutOfScope
 from priorauth.db import make_engine, make_session_factory
 from priorauth.kb.loader import load_kb
+from priorauth.schema import upgrade
 from tests.conftest import KB_DIR, SOURCES_DIR
 
 
 @pytest.fixture(autouse=True)
 def kb(monkeypatch):
     engine = make_engine("sqlite://")
+    upgrade(engine)
     load_kb(engine, KB_DIR, SOURCES_DIR)
     monkeypatch.setattr(backend, "_factory", make_session_factory(engine))
     yield

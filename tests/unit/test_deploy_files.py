@@ -206,7 +206,7 @@ def test_endpoints_tracker_store_is_sql_on_postgresql():
 def test_endpoints_lock_store_is_redis():
     endpoints = load_yaml(DEPLOY / "endpoints.prod.yml")
     store = endpoints["lock_store"]
-    assert store["type"] == "addons.hardening.AtomicRedisLockStore"  # Redis, with atomic lock changes
+    assert store["type"] == "addons.lock_store.AtomicRedisLockStore"  # Redis, with atomic lock changes
     assert store["url"] == "${REDIS_HOST}"
     assert store["password"] == "${REDIS_PASSWORD}"
     assert endpoints["action_endpoint"]["url"] == "${ACTION_SERVER_URL}"
@@ -223,7 +223,11 @@ def test_endpoints_hold_no_literal_secrets():
 def test_credentials_enable_rest_and_persistent_socketio():
     credentials = load_yaml(DEPLOY / "credentials.prod.yml")
     assert "rest" in credentials
-    assert {"addons.agent_channel.AgentInput", "addons.hardening.Hardening"} <= set(credentials)
+    assert {
+        "addons.agent_channel.AgentInput",
+        "addons.request_guard.RequestGuard",
+        "addons.rasa_patches.RasaPatches",
+    } <= set(credentials)
     assert credentials["socketio"]["session_persistence"] is True
 
 

@@ -30,11 +30,12 @@ from actions.drafts import (
     repository,
 )
 from priorauth.agent_proof import sign_proof
-from priorauth.db import create_all, make_engine, make_session_factory
+from priorauth.db import make_engine, make_session_factory
 from priorauth.drafts.intake import complete_service_date
 from priorauth.drafts.references import reference_in
 from priorauth.drafts.validators import FIELDS
 from priorauth.kb.loader import load_kb
+from priorauth.schema import upgrade
 from tests.conftest import KB_DIR, ROOT, SOURCES_DIR
 
 NOW = datetime(2026, 11, 23, 15, 0, tzinfo=timezone.utc)  # a Monday, 10:00 in New York
@@ -49,8 +50,8 @@ ALL_BUT_SITE_OF_CARE = (
 @pytest.fixture(autouse=True)
 def database(monkeypatch):
     engine = make_engine("sqlite://")
+    upgrade(engine)
     load_kb(engine, KB_DIR, SOURCES_DIR)
-    create_all(engine)
     factory = make_session_factory(engine)
     monkeypatch.setattr(backend, "_factory", factory)
     monkeypatch.setattr(drafts, "clock", lambda: NOW)
@@ -586,7 +587,7 @@ def test_the_cli_exports_a_ready_draft_for_its_owner_only(tmp_path, capsys):
 
     url = f"sqlite:///{tmp_path / 'drafts.db'}"
     engine = make_engine(url)
-    create_all(engine)
+    upgrade(engine)
     complete = drafts.read_fields(ALL_BUT_SITE_OF_CARE, NOW.date())
     draft = repository(make_session_factory(engine)).open(SENDER, complete)
     engine.dispose()

@@ -9,9 +9,9 @@ import pytest
 
 from priorauth.db import make_engine, make_session_factory
 from priorauth.drafts.export import DraftNotReady, to_pas_bundle
-from priorauth.drafts.migrate import upgrade
 from priorauth.drafts.models import Draft
 from priorauth.drafts.repository import DraftRepository
+from priorauth.schema import upgrade
 
 NOW = datetime(2026, 1, 15, 15, 0, tzinfo=timezone.utc)
 REASON = "Severe sleep apnea needs overnight monitoring"

@@ -9,7 +9,7 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
-from priorauth.db import create_all, make_engine, make_session_factory
+from priorauth.db import make_engine, make_session_factory
 from priorauth.drafts.intake import (
     asks_whats_left,
     codes_in,
@@ -24,6 +24,7 @@ from priorauth.drafts.intake import (
 )
 from priorauth.kb.loader import load_kb
 from priorauth.kb.results import Answer, Status
+from priorauth.schema import upgrade
 from tests.conftest import KB_DIR, SOURCES_DIR
 
 NOW = datetime(2026, 11, 23, 15, 0, tzinfo=timezone.utc)  # an injected clock: 10:00 in New York
@@ -37,8 +38,8 @@ FIRST_FIVE = (
 @pytest.fixture(scope="module")
 def factory():
     engine = make_engine("sqlite://")
+    upgrade(engine)
     load_kb(engine, KB_DIR, SOURCES_DIR)
-    create_all(engine)
     return make_session_factory(engine)
 
 

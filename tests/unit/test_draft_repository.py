@@ -14,7 +14,6 @@ from alembic.migration import MigrationContext
 from sqlalchemy import Column, Integer, MetaData, event, inspect, select, text
 
 from priorauth.db import Base, make_engine, make_session_factory
-from priorauth.drafts.migrate import upgrade
 from priorauth.drafts.models import Draft, DraftEvent
 from priorauth.drafts.repository import (
     ConcurrentUpdate,
@@ -24,6 +23,7 @@ from priorauth.drafts.repository import (
     DraftRepository,
 )
 from priorauth.drafts.validators import FieldError
+from priorauth.schema import head_revision, upgrade
 from tests.required import pg_url_or_skip
 
 PG_URL = os.environ.get("PRIORAUTH_TEST_PG_URL")
@@ -419,7 +419,7 @@ def test_upgrade_at_head_is_a_no_op(database_url, engine, repo):
     reference = repo.open(OWNER, {"member_id": MEMBER_ID}).reference
     upgrade(database_url)
     with engine.connect() as connection:
-        assert connection.execute(text("SELECT version_num FROM alembic_version")).all() == [("0001_drafts",)]
+        assert connection.execute(text("SELECT version_num FROM alembic_version")).all() == [(head_revision(),)]
     assert repo.get(reference, OWNER).member_id == MEMBER_ID
 
 
@@ -431,6 +431,6 @@ def test_upgrade_adopts_tables_made_by_create_all(tmp_path):
         upgrade(url)
         with engine.connect() as connection:
             version = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
-        assert version == "0001_drafts"
+        assert version == head_revision()
     finally:
         engine.dispose()

@@ -15,6 +15,7 @@ from priorauth.db import make_engine
 from priorauth.kb import models as m
 from priorauth.kb.loader import load_kb
 from priorauth.kb.reader import KBDataError, iter_cites, normalize_text, parse_cites, read_kb
+from priorauth.schema import upgrade
 from tests.conftest import KB_DIR, SOURCES_DIR
 
 
@@ -87,6 +88,7 @@ def test_duplicate_ids_are_reported_with_both_places(kb_copy):
 
 def test_loading_twice_changes_nothing_and_a_change_reloads():
     engine = make_engine("sqlite://")
+    upgrade(engine)
     assert load_kb(engine, KB_DIR, SOURCES_DIR) is True
     with Session(engine) as s:
         before = s.execute(select(func.count()).select_from(m.Citation)).scalar()
@@ -99,6 +101,7 @@ def test_loading_twice_changes_nothing_and_a_change_reloads():
 
 def test_a_changed_file_replaces_the_tables(kb_copy):
     engine = make_engine("sqlite://")
+    upgrade(engine)
     load_kb(engine, kb_copy, SOURCES_DIR)
     edit(kb_copy / "procedures.yml", "synonyms: [hammertoe correction,", "synonyms: [claw toe, hammertoe correction,")
     assert load_kb(engine, kb_copy, SOURCES_DIR) is True

@@ -19,6 +19,7 @@ from priorauth.render import (
     render,
     render_full,
 )
+from priorauth.schema import upgrade
 from priorauth.selection import shared_index
 from tests.conftest import KB_DIR, SOURCES_DIR
 
@@ -28,6 +29,7 @@ SOURCE_LINE = re.compile(r"^Source: [^\n]+ \(00\d_[0-9a-f]{16}\.txt\)(; [^\n]+ \
 @pytest.fixture(scope="module")
 def session():
     engine = make_engine("sqlite://")
+    upgrade(engine)
     load_kb(engine, KB_DIR, SOURCES_DIR)
     with make_session_factory(engine)() as s:
         yield s

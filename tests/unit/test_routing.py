@@ -15,6 +15,7 @@ from priorauth.answering import family_candidates, needs_choice, topic_for
 from priorauth.db import make_engine, make_session_factory
 from priorauth.kb.loader import load_kb
 from priorauth.nlu.cues import asks_validity, in_back_story, names_something
+from priorauth.schema import upgrade
 from priorauth.turns import context_of
 from tests.conftest import KB_DIR, SOURCES_DIR
 
@@ -22,6 +23,7 @@ from tests.conftest import KB_DIR, SOURCES_DIR
 @pytest.fixture(autouse=True)
 def kb(monkeypatch):
     engine = make_engine("sqlite://")
+    upgrade(engine)
     load_kb(engine, KB_DIR, SOURCES_DIR)
     monkeypatch.setattr(backend, "_factory", make_session_factory(engine))
     yield

@@ -1,0 +1,193 @@
+"""A Redis lock store for several Rasa replicas: Rasa's ticket protocol with atomic changes, on an async client.
+
+Rasa 3.6's `RedisLockStore` reads a conversation's lock, changes it in Python and writes it back (GET then SET)
+when it issues a ticket, finishes one, or drops expired ones; `cleanup` then reads again and deletes the key
+when nobody seems to wait. Two replicas doing this for one conversation at once can issue the same ticket
+twice (both turns run at once), lose a ticket (a turn waits the whole lock lifetime), or delete the lock under
+a waiting turn (`LockError`). Reported as https://github.com/RasaHQ/rasa/issues/9213; Rasa's fix (PR #11256,
+`ConcurrentRedisLockStore`) was reverted (PR #11428) and is not in 3.6. Its client is also synchronous: every
+call blocks the server's event loop.
+
+Here every change is one Redis transaction (WATCH/MULTI/EXEC) on `redis.asyncio`. A transaction that loses a
+race is retried at most `max_attempts` times (50), after a pause that doubles from `base_delay` up to
+`max_delay`, with full jitter; then Rasa's `LockError` names the conversation. A lock key expires a minute
+after its last ticket. Rasa enters the store only through `lock()`, whose steps are coroutines here.
+
+endpoints.yml:
+    lock_store:
+      type: addons.lock_store.AtomicRedisLockStore
+      url: ${PRIORAUTH_REDIS_URL}     # redis://[:password@]host:port/db (rediss:// for TLS); or a host name
+      key_prefix: priorauth           # optional; port, db, password, use_ssl as Rasa's redis type
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from rasa.core.lock import TicketLock
+from rasa.core.lock_store import (
+    DEFAULT_REDIS_LOCK_STORE_KEY_PREFIX,
+    DEFAULT_SOCKET_TIMEOUT_IN_SECONDS,
+    LOCK_LIFETIME,
+    LockError,
+    LockStore,
+)
+
+logger = logging.getLogger(__name__)
+
+UNCHANGED = object()  # a change that writes nothing
+KEY_GRACE_SECONDS = 60  # a lock key outlives its last ticket by this much
+
+
+class AtomicRedisLockStore(LockStore):
+    """Conversation locks in Redis, shared by every Rasa replica (see the module docstring)."""
+
+    def __init__(
+        self,
+        endpoint_config: Any = None,
+        *,
+        client: Any = None,
+        max_attempts: int = 50,
+        base_delay: float = 0.002,
+        max_delay: float = 0.1,
+        sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+        jitter: Callable[[], float] = random.random,
+        **kwargs: Any,
+    ) -> None:
+        options = dict(getattr(endpoint_config, "kwargs", None) or {})
+        options.update(kwargs)
+        url = getattr(endpoint_config, "url", None) or options.pop("url", None) or "localhost"
+        self.red = client if client is not None else _client(url, options)
+        self.key_prefix = DEFAULT_REDIS_LOCK_STORE_KEY_PREFIX
+        prefix = str(options.get("key_prefix") or "")
+        if prefix.isalnum():  # as Rasa's: other prefixes are ignored, with a warning
+            self.key_prefix = f"{prefix}:{DEFAULT_REDIS_LOCK_STORE_KEY_PREFIX}"
+        elif prefix:
+            logger.warning("lock store: key_prefix %r is not alphanumeric; using %r", prefix, self.key_prefix)
+        self.max_attempts, self.base_delay, self.max_delay = max(1, int(max_attempts)), base_delay, max_delay
+        self._sleep, self._jitter = sleep, jitter
+        super().__init__()
+
+    @asynccontextmanager
+    async def lock(
+        self, conversation_id: str, lock_lifetime: float = LOCK_LIFETIME, wait_time_in_seconds: float = 1
+    ) -> AsyncIterator[TicketLock]:
+        """Rasa's `LockStore.lock`: take a ticket, wait until it is served, give it back."""
+        ticket = await self.issue_ticket(conversation_id, lock_lifetime)
+        try:
+            yield await self._acquire_lock(conversation_id, ticket, wait_time_in_seconds)
+        finally:
+            await self.cleanup(conversation_id, ticket)
+
+    async def _acquire_lock(self, conversation_id: str, ticket: int, wait_time_in_seconds: float) -> TicketLock:
+        while True:
+            lock = await self.get_lock(conversation_id)
+            if not lock:  # expired, or deleted by someone else
+                raise LockError(f"Could not acquire lock for conversation_id '{conversation_id}'.")
+            if not lock.is_locked(ticket):
+                return lock
+            await asyncio.sleep(wait_time_in_seconds)
+            await self.update_lock(conversation_id)
+
+    async def get_lock(self, conversation_id: str) -> TicketLock | None:
+        raw = await self.red.get(self.key_prefix + conversation_id)
+        return TicketLock.from_dict(json.loads(raw)) if raw else None
+
+    async def issue_ticket(self, conversation_id: str, lock_lifetime: float = LOCK_LIFETIME) -> int:
+        def change(lock):
+            lock = lock or self.create_lock(conversation_id)
+            return lock, lock.issue_ticket(lock_lifetime)
+
+        try:
+            return await self._transact(conversation_id, change)
+        except LockError:
+            raise
+        except Exception as exc:  # Redis unreachable: Rasa's own type, without the message (it may quote data)
+            raise LockError(f"Error while acquiring lock: {type(exc).__name__}") from exc
+
+    async def update_lock(self, conversation_id: str) -> None:
+        # Called by every waiting turn at each poll: it writes only when a ticket has expired.
+        def change(lock):
+            if lock is None or not any(t.has_expired() for t in lock.tickets):
+                return UNCHANGED, None
+            lock.remove_expired_tickets()
+            return lock, None
+
+        await self._transact(conversation_id, change)
+
+    async def finish_serving(self, conversation_id: str, ticket_number: int) -> None:
+        await self._remove_ticket(conversation_id, ticket_number, delete_when_idle=False)
+
+    async def cleanup(self, conversation_id: str, ticket_number: int) -> None:
+        """The turn is over: its ticket goes, and the lock too when nobody waits."""
+        await self._remove_ticket(conversation_id, ticket_number, delete_when_idle=True)
+
+    async def _remove_ticket(self, conversation_id: str, ticket_number: int, delete_when_idle: bool) -> None:
+        def change(lock):
+            if lock is None:
+                return UNCHANGED, None
+            lock.remove_ticket_for(ticket_number)
+            return (None if delete_when_idle and not lock.is_someone_waiting() else lock), None
+
+        await self._transact(conversation_id, change)
+
+    def backoff(self, attempt: int) -> float:
+        """The pause after the `attempt`-th lost race (1-based): full jitter below a doubling cap."""
+        return self._jitter() * min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
+
+    async def _transact(self, conversation_id: str, change: Callable[[Any], tuple[Any, Any]]) -> Any:
+        """Runs change(lock or None) -> (lock to save, None to delete, or UNCHANGED; result) atomically."""
+        from redis.exceptions import WatchError
+
+        key = self.key_prefix + conversation_id
+        async with self.red.pipeline() as pipe:
+            for attempt in range(1, self.max_attempts + 1):
+                try:
+                    await pipe.watch(key)
+                    raw = await pipe.get(key)
+                    lock = TicketLock.from_dict(json.loads(raw)) if raw else None
+                    new_lock, result = change(lock)
+                    if new_lock is UNCHANGED or (new_lock is None and lock is None):
+                        await pipe.unwatch()
+                        return result
+                    pipe.multi()
+                    if new_lock is None:
+                        pipe.delete(key)
+                    else:
+                        expires = max((t.expires for t in new_lock.tickets), default=time.time())
+                        pipe.set(key, new_lock.dumps(), ex=max(1, int(expires - time.time()) + KEY_GRACE_SECONDS))
+                    await pipe.execute()
+                    return result
+                except WatchError:
+                    if attempt < self.max_attempts:
+                        await self._sleep(self.backoff(attempt))
+        logger.warning("lock of conversation %s: still contended after %d attempts", conversation_id, attempt)
+        raise LockError(
+            f"Could not update the lock of conversation '{conversation_id}': another replica changed it "
+            f"{self.max_attempts} times in a row."
+        )
+
+
+def _client(url: str, options: dict[str, Any]) -> Any:
+    """An asyncio Redis client from a URL, or from a host name and Rasa's redis lock store settings."""
+    from redis import asyncio as aioredis
+
+    timeout = float(options.get("socket_timeout", DEFAULT_SOCKET_TIMEOUT_IN_SECONDS))
+    if "://" in url:
+        return aioredis.Redis.from_url(url, socket_timeout=timeout)
+    return aioredis.Redis(
+        host=url,
+        port=int(options.get("port", 6379)),
+        db=int(options.get("db", 1)),
+        username=options.get("username"),
+        password=options.get("password"),
+        ssl=bool(options.get("use_ssl", False)),
+        socket_timeout=timeout,
+    )

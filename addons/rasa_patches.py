@@ -1,0 +1,236 @@
+"""Four patches of Rasa 3.6 internals (checked on 3.6.21), and the input channel that installs them.
+
+Each patch names the Rasa issue it works around; remove it when Rasa fixes that behaviour.
+1. `patch_remote_action`: a reply when the action server fails (`RemoteAction.run`).
+2. `patch_agent`: a reply when a message cannot be processed at all (`Agent.handle_message`): tracker store or
+   lock store unreachable, lock timeout. Rasa 3.6's REST channel would answer HTTP 200 `[]`, socket.io nothing.
+3. `patch_tracker_store_engine`: the SQL tracker store reconnects after a database restart.
+4. `patch_tracker_store_fallback`: no silent fallback of the tracker store to this replica's memory.
+`install()` also masks member ids and dates of birth in every log record (`priorauth.logfilter`).
+
+Rasa 3.6 offers no start-up hook to `rasa run` but the ones it loads from its configuration (input channels,
+components, stores; `rasa.plugin`'s hooks serve only Rasa Pro). So `RasaPatches`, listed in credentials.yml as
+`addons.rasa_patches.RasaPatches:`, is a channel without routes whose only job is to call `install()` once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import threading
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from rasa.core.channels.channel import InputChannel, UserMessage
+from sanic import Blueprint
+
+from priorauth import logfilter
+from priorauth.config import env_number
+
+logger = logging.getLogger(__name__)
+
+UNAVAILABLE_RESPONSE = "utter_service_unavailable"
+# Used only when the domain has no utter_service_unavailable.
+UNAVAILABLE_TEXT = (
+    "Sorry, I can't answer right now: the service is temporarily unavailable. Please try again in a "
+    "minute, or call the number on the back of the member's ID card."
+)
+
+
+def _describe(exc: BaseException) -> str:
+    """Exception types along the cause chain, never their messages (they can quote SQL parameters)."""
+    names, seen = [], set()
+    while exc is not None and id(exc) not in seen and len(names) < 5:
+        seen.add(id(exc))
+        status = getattr(exc, "status", None)
+        names.append(type(exc).__name__ + (f" (HTTP {status})" if isinstance(status, int) else ""))
+        exc = exc.__cause__ or exc.__context__
+    return " <- ".join(names)
+
+
+def unavailable_text(domain: Any) -> str:
+    """The text of the domain's utter_service_unavailable (first variation), else a built-in one."""
+    try:
+        for variation in (domain.responses or {}).get(UNAVAILABLE_RESPONSE) or []:
+            if variation.get("text"):
+                return variation["text"]
+    except AttributeError:
+        pass
+    return UNAVAILABLE_TEXT
+
+
+def patch_remote_action(timeout: float | None = None) -> None:
+    """Custom action failures become a `utter_service_unavailable` reply instead of silence.
+
+    For Rasa 3.6 (checked on 3.6.21); Rasa's own request for it: https://github.com/RasaHQ/rasa/issues/5588
+    ("Default message if action server throws an exception", closed without a change to Rasa).
+
+    Rasa 3.6's `RemoteAction.run` (rasa/core/actions/action.py) turns a refused connection, a non-200
+    answer or a dead action server into a `RasaException`; `MessageProcessor._run_action`
+    (rasa/core/processor.py) logs it, drops the action's events and goes on: the user gets no reply at
+    all. Wrapped here, every such failure returns the events of the response action
+    `utter_service_unavailable` (a `BotUttered`, sent to the user by the processor's side effects and
+    kept in the tracker), and the conversation goes on as after any reply: once the action server is
+    back, the next message is answered normally. `ActionExecutionRejection` (a form's validation
+    rejecting) and cancellation pass through unchanged. The call is also bounded by
+    `PRIORAUTH_ACTION_TIMEOUT` seconds (30; Rasa waits 5 minutes), so that a turn stays well inside
+    the conversation lock's lifetime.
+    """
+    from rasa.core.actions import action as rasa_action
+
+    if getattr(rasa_action.RemoteAction.run, "priorauth_patched", False):
+        return
+    original = rasa_action.RemoteAction.run
+    limit = timeout if timeout is not None else env_number("PRIORAUTH_ACTION_TIMEOUT", 30.0)
+
+    @functools.wraps(original)
+    async def run(self, output_channel, nlg, tracker, domain):
+        try:
+            return await asyncio.wait_for(original(self, output_channel, nlg, tracker, domain), limit or None)
+        except rasa_action.ActionExecutionRejection:
+            raise
+        except Exception as exc:  # connection refused, HTTP 5xx or 404, timeout: see the docstring
+            logger.error("custom action %s failed (%s); replying %s", self.name(), _describe(exc), UNAVAILABLE_RESPONSE)
+            return await _unavailable_events(output_channel, nlg, tracker, domain)
+
+    run.priorauth_patched = True  # type: ignore[attr-defined]
+    rasa_action.RemoteAction.run = run
+
+
+async def _unavailable_events(output_channel, nlg, tracker, domain) -> list:
+    from rasa.core.actions.action import ActionBotResponse
+    from rasa.shared.core.events import BotUttered
+
+    try:
+        events = await ActionBotResponse(UNAVAILABLE_RESPONSE, silent_fail=True).run(
+            output_channel, nlg, tracker, domain
+        )
+    except Exception as exc:
+        logger.error("could not render %s (%s)", UNAVAILABLE_RESPONSE, _describe(exc))
+        events = []
+    return events or [BotUttered(text=unavailable_text(domain), metadata={"utter_action": UNAVAILABLE_RESPONSE})]
+
+
+def patch_agent() -> None:
+    """A message that cannot be processed at all gets a "temporarily unavailable" reply.
+
+    For Rasa 3.6 (3.6.21). No Rasa issue asks for this reply; the exception reaching the channel is what
+    https://github.com/RasaHQ/rasa/issues/6290 and https://github.com/RasaHQ/rasa/issues/7921 show.
+
+    `Agent.handle_message` (rasa/core/agent.py) takes the conversation lock and runs the processor;
+    when the lock store or the tracker store fails (database or Redis down, a `LockError` after the
+    lock's lifetime), the exception reaches the channel: the REST channel logs it with the message
+    text and answers 200 `[]`, socket.io sends nothing. Wrapped here, the user gets the domain's
+    `utter_service_unavailable` text on the same output channel, the log names the exception types
+    only, and the next message is tried afresh (the stores reconnect on their own).
+    """
+    from rasa.core.agent import Agent
+
+    if getattr(Agent.handle_message, "priorauth_patched", False):
+        return
+    original = Agent.handle_message
+
+    @functools.wraps(original)
+    async def handle_message(self, message: UserMessage):
+        try:
+            return await original(self, message)
+        except Exception as exc:
+            logger.error(
+                "message in conversation %s not processed (%s); replying that the service is unavailable",
+                message.sender_id,
+                _describe(exc),
+            )
+            try:
+                await message.output_channel.send_response(message.sender_id, {"text": unavailable_text(self.domain)})
+            except Exception as send_error:
+                logger.error("could not send the unavailable reply (%s)", _describe(send_error))
+            return None
+
+    handle_message.priorauth_patched = True  # type: ignore[attr-defined]
+    Agent.handle_message = handle_message
+
+
+def patch_tracker_store_engine() -> None:
+    """The SQL tracker store's PostgreSQL engine checks a pooled connection before using it.
+
+    For Rasa 3.6 (3.6.21). No Rasa issue found; SQLAlchemy's answer to a database restart is pre-ping:
+    https://github.com/sqlalchemy/sqlalchemy/issues/5776
+
+    Rasa 3.6 builds it without `pool_pre_ping` (rasa/core/tracker_store.py `create_engine_kwargs`):
+    after a database restart every pooled connection is dead and each fails one message. With the
+    ping, the first message after the database is back is answered.
+    """
+    from rasa.core import tracker_store
+
+    if getattr(tracker_store.create_engine_kwargs, "priorauth_patched", False):
+        return
+    original = tracker_store.create_engine_kwargs
+
+    @functools.wraps(original)
+    def create_engine_kwargs(url):
+        kwargs = original(url)
+        if tracker_store.is_postgresql_url(url):
+            kwargs.setdefault("pool_pre_ping", True)
+        return kwargs
+
+    create_engine_kwargs.priorauth_patched = True  # type: ignore[attr-defined]
+    tracker_store.create_engine_kwargs = create_engine_kwargs
+
+
+def patch_tracker_store_fallback() -> None:
+    """A tracker store failure is an error, not a silent switch to this replica's memory.
+
+    For Rasa 3.6 (3.6.21). The fallback came from https://github.com/RasaHQ/rasa/issues/3243 (PR #4699); its
+    lost messages are reported there (2025) and remain in 3.6.
+
+    Rasa 3.6 wraps the configured store in `FailSafeTrackerStore` (rasa/core/tracker_store.py, made in
+    rasa/core/agent.py): when the database fails, `retrieve` returns None - the conversation silently
+    starts over, its context and open form gone - and `save` writes to an `InMemoryTrackerStore` of
+    this replica alone - the turn never reaches the database or the other replicas. Here both raise,
+    so `patch_agent` tells the user to try again, and the next message finds the conversation intact.
+    """
+    from rasa.core.tracker_store import FailSafeTrackerStore
+
+    if getattr(FailSafeTrackerStore.save, "priorauth_patched", False):
+        return
+
+    async def retrieve(self, sender_id):
+        return await self._tracker_store.retrieve(sender_id)
+
+    async def retrieve_full_tracker(self, sender_id):
+        return await self._tracker_store.retrieve_full_tracker(sender_id)
+
+    async def save(self, tracker):
+        await self._tracker_store.save(tracker)
+
+    for method in (retrieve, retrieve_full_tracker, save):
+        method.priorauth_patched = True  # type: ignore[attr-defined]
+        setattr(FailSafeTrackerStore, method.__name__, method)
+
+
+_install_lock = threading.Lock()
+
+
+def install() -> None:
+    """Log masking and the four patches, once per process (a second call changes nothing)."""
+    with _install_lock:
+        logfilter.install()
+        patch_remote_action()
+        patch_agent()
+        patch_tracker_store_engine()
+        patch_tracker_store_fallback()
+
+
+class RasaPatches(InputChannel):
+    """credentials.yml: `addons.rasa_patches.RasaPatches:` (no settings). No routes: see the module docstring."""
+
+    @classmethod
+    def name(cls) -> str:
+        return "rasa_patches"
+
+    def __init__(self) -> None:
+        install()
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        return Blueprint("priorauth_rasa_patches", __name__)

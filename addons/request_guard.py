@@ -1,0 +1,202 @@
+"""Checks in front of the Rasa server's webhooks, loaded from credentials.yml as `addons.request_guard.RequestGuard:`.
+
+A Sanic request middleware, registered on the app before it serves:
+- every POST under /webhooks/: 413 above `PRIORAUTH_MAX_BODY_BYTES` (16 KiB);
+- POST /webhooks/rest/webhook: 400 unless the body is a UTF-8 JSON object with a string `sender`
+  (1-128 of ``A-Z a-z 0-9 . _ : @ -``, not the agent channel's ``agent:`` namespace) and a non-empty
+  string `message` (no NUL, valid Unicode, at most `PRIORAUTH_MAX_MESSAGE_CHARS` = 4000, else 413);
+  `metadata` an object and `input_channel` a short name if given. Rasa itself answers 500 to an empty
+  body or a JSON array. What Rasa then reads is exactly the object that was checked.
+- a per-sender token bucket on that webhook: `PRIORAUTH_RATE_PER_SENDER` messages per second (3), bursts
+  of `PRIORAUTH_RATE_BURST` (30); 429 with Retry-After above it. In-process: each replica counts its own
+  (with sticky routing, one replica sees a conversation).
+Errors are JSON {"error": code, "message": text}; the app's own errors (404, 405, 413 from Sanic) are JSON
+too, without tracebacks. `SANIC_REQUEST_MAX_SIZE` (else 1 MiB here) caps every body.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from rasa.core.channels.channel import InputChannel, UserMessage
+from sanic import Blueprint
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from addons.json_errors import json_error
+from priorauth.config import env_number
+
+logger = logging.getLogger(__name__)
+
+REST_WEBHOOK = "/webhooks/rest/webhook"
+SENDER = re.compile(r"[A-Za-z0-9._:@-]{1,128}")
+RESERVED_SENDER_PREFIXES = ("agent:",)  # the agent side panel's conversations (addons/agent_channel.py)
+INPUT_CHANNEL = re.compile(r"[a-z][a-z0-9_]{0,31}")
+DEFAULT_REQUEST_MAX_SIZE = 1024 * 1024
+
+
+class Rejection(Exception):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+def _has_lone_surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def validate_rest_body(body: bytes, max_message_chars: int = 4000) -> dict:
+    """The REST webhook's JSON object if it is well formed, else raises `Rejection` (400 or 413)."""
+    expected = 'the body must be a JSON object with string fields "sender" and "message"'
+    if not body or not body.strip():
+        raise Rejection(400, "invalid_request", f"empty body: {expected}")
+    try:
+        data = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise Rejection(400, "invalid_json", f"the body is not valid UTF-8 JSON: {expected}") from None
+    if not isinstance(data, dict):
+        raise Rejection(400, "invalid_request", f"got a JSON {type(data).__name__}: {expected}")
+    sender, message = data.get("sender"), data.get("message")
+    if not isinstance(sender, str):
+        raise Rejection(400, "invalid_sender", '"sender" must be a string (the conversation id)')
+    if not SENDER.fullmatch(sender):
+        raise Rejection(400, "invalid_sender", '"sender" must be 1-128 characters of letters, digits and . _ : @ -')
+    if sender.startswith(RESERVED_SENDER_PREFIXES):
+        raise Rejection(400, "invalid_sender", f'"sender" must not start with {RESERVED_SENDER_PREFIXES[0]!r}')
+    if not isinstance(message, str):
+        raise Rejection(400, "invalid_message", '"message" must be a string')
+    if not message.strip():
+        raise Rejection(400, "invalid_message", '"message" must not be empty')
+    if "\x00" in message or _has_lone_surrogate(message):
+        raise Rejection(400, "invalid_message", '"message" must be text (no NUL characters or lone surrogates)')
+    if len(message) > max_message_chars:
+        raise Rejection(413, "message_too_long", f'"message" is longer than {max_message_chars} characters')
+    if data.get("metadata") is not None and not isinstance(data["metadata"], dict):
+        raise Rejection(400, "invalid_metadata", '"metadata" must be a JSON object')
+    channel = data.get("input_channel")
+    if channel is not None and not (isinstance(channel, str) and INPUT_CHANNEL.fullmatch(channel)):
+        raise Rejection(400, "invalid_input_channel", '"input_channel" must be a short lowercase name')
+    return data
+
+
+class RateLimiter:
+    """Token buckets per key: `rate` tokens a second, at most `burst`; least recently used keys are
+    forgotten above `max_keys`. A rate of 0 or less disables it."""
+
+    def __init__(self, rate: float, burst: float, max_keys: int = 100_000, clock: Callable[[], float] = time.monotonic):
+        self.rate, self.burst, self.max_keys, self.clock = rate, max(1.0, burst), max_keys, clock
+        self._buckets: dict[str, tuple[float, float]] = {}
+
+    def allow(self, key: str) -> tuple[bool, float]:
+        """(allowed, seconds until the next token)."""
+        if self.rate <= 0:
+            return True, 0.0
+        now = self.clock()
+        tokens, last = self._buckets.pop(key, (self.burst, now))
+        tokens = min(self.burst, tokens + (now - last) * self.rate)
+        allowed = tokens >= 1
+        if allowed:
+            tokens -= 1
+        self._buckets[key] = (tokens, now)  # re-inserted last: dict order is recency
+        if len(self._buckets) > self.max_keys:
+            for old in list(self._buckets)[: len(self._buckets) // 4]:
+                del self._buckets[old]
+        return allowed, 0.0 if allowed else (1 - tokens) / self.rate
+
+
+class WebhookGuard:
+    """The request middleware: size, body and rate checks (see the module docstring)."""
+
+    def __init__(self, max_body_bytes: int, max_message_chars: int, limiter: RateLimiter) -> None:
+        self.max_body_bytes, self.max_message_chars, self.limiter = max_body_bytes, max_message_chars, limiter
+
+    async def __call__(self, request: Request) -> HTTPResponse | None:
+        if request.method != "POST" or not request.path.startswith("/webhooks/"):
+            return None
+        # The declared length counts too: when Sanic refuses a body above REQUEST_MAX_SIZE it still runs
+        # the request middleware (while handling that exception) with an empty body.
+        declared = request.headers.get("content-length", "")
+        size = max(len(request.body or b""), int(declared) if declared.isdigit() else 0)
+        if size > self.max_body_bytes:
+            logger.info("rejected %s: body of %d bytes", request.path, size)
+            return json_error(413, "payload_too_large", f"the request body is larger than {self.max_body_bytes} bytes")
+        if request.path.rstrip("/") != REST_WEBHOOK:
+            return None
+        try:
+            data = validate_rest_body(request.body or b"", self.max_message_chars)
+        except Rejection as rejection:
+            logger.info("rejected %s: %s (%d bytes)", request.path, rejection.code, size)
+            return json_error(rejection.status, rejection.code, rejection.message)
+        request.parsed_json = data  # Rasa reads exactly what was checked (Sanic would parse with ujson)
+        allowed, retry_after = self.limiter.allow(data["sender"])
+        if not allowed:
+            logger.debug("rate limited sender %s", data["sender"])
+            return json_error(
+                429,
+                "rate_limited",
+                "too many messages in this conversation; wait a moment and send it again",
+                headers={"Retry-After": str(max(1, int(retry_after + 0.999)))},
+            )
+        return None
+
+
+class RequestGuard(InputChannel):
+    """credentials.yml: `addons.request_guard.RequestGuard:` with optional `max_body_bytes`, `max_message_chars`,
+    `rate_per_sender`, `rate_burst` (each else from PRIORAUTH_* in the environment). It has no routes: Rasa 3.6
+    loads input channels before it serves, and this one registers the middleware on the app."""
+
+    @classmethod
+    def name(cls) -> str:
+        return "request_guard"
+
+    @classmethod
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> RequestGuard:
+        given = credentials or {}
+
+        def setting(key: str, env: str, default: float) -> float:
+            return float(given[key]) if given.get(key) is not None else env_number(env, default)
+
+        return cls(
+            max_body_bytes=int(setting("max_body_bytes", "PRIORAUTH_MAX_BODY_BYTES", 16 * 1024)),
+            max_message_chars=int(setting("max_message_chars", "PRIORAUTH_MAX_MESSAGE_CHARS", 4000)),
+            rate_per_sender=setting("rate_per_sender", "PRIORAUTH_RATE_PER_SENDER", 3.0),
+            rate_burst=setting("rate_burst", "PRIORAUTH_RATE_BURST", 30.0),
+        )
+
+    def __init__(
+        self,
+        max_body_bytes: int = 16 * 1024,
+        max_message_chars: int = 4000,
+        rate_per_sender: float = 3.0,
+        rate_burst: float = 30.0,
+    ) -> None:
+        self.guard = WebhookGuard(max_body_bytes, max_message_chars, RateLimiter(rate_per_sender, rate_burst))
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        hooks = Blueprint("priorauth_request_guard", __name__)
+        hooks.listener("before_server_start")(self._configure_app)
+        return hooks
+
+    async def _configure_app(self, app, _loop) -> None:
+        if "SANIC_REQUEST_MAX_SIZE" not in os.environ:
+            app.config.REQUEST_MAX_SIZE = DEFAULT_REQUEST_MAX_SIZE
+        app.config.FALLBACK_ERROR_FORMAT = "json"
+        app.register_middleware(self.guard, "request")
+        logger.info(
+            "request checks on: body <= %d bytes on /webhooks/, <= %d bytes overall, %s messages/s per sender "
+            "(burst %d)",
+            self.guard.max_body_bytes,
+            app.config.REQUEST_MAX_SIZE,
+            self.guard.limiter.rate,
+            self.guard.limiter.burst,
+        )
