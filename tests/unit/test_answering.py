@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 from priorauth.answering import answer_for, topic_for
-from priorauth.nlu.cues import service_date
+from priorauth.dates import find_service_date
 
 
 @pytest.mark.parametrize(
@@ -133,7 +133,7 @@ def test_contact_reads_the_kind_asked_for(session):
     ],
 )
 def test_service_date_reads_a_month_or_a_full_date(text, expected):
-    assert service_date(text) == expected
+    assert find_service_date(text) == expected
 
 
 @pytest.mark.parametrize(

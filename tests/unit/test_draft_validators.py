@@ -173,6 +173,9 @@ def test_dob_edges_are_inclusive(raw, expected):
         ("12/1/2026", date(2026, 12, 1)),
         ("2028-01-15", date(2028, 1, 15)),
         ("December 1, 2026", date(2026, 12, 1)),
+        ("12/1/26", date(2026, 12, 1)),  # a 2-digit year is this century, as the form's conversation reads it
+        ("3/4", date(2026, 3, 4)),  # a year-less date is its next occurrence
+        ("1/14", date(2027, 1, 14)),
     ],
 )
 def test_date_of_service_accepts(raw, expected):
@@ -185,7 +188,8 @@ def test_date_of_service_accepts(raw, expected):
         ("1/14/2026", "today (2026-01-15) or later"),
         ("yesterday", "a date like"),
         ("2028-01-16", "within 2 years"),
-        ("12/1/26", "a date like"),
+        ("12/1/25", "today (2026-01-15) or later"),
+        ("2/30", "a date like"),
     ],
 )
 def test_date_of_service_rejects(raw, problem):
