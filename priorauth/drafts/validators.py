@@ -16,6 +16,7 @@ from stdnum import luhn
 from stdnum.exceptions import ValidationError
 from stdnum.us import ein
 
+from priorauth.codes import is_procedure_code, normalize_icd10cm
 from priorauth.dates import DATE_FORMS, DateRefused, add_years, read_birth_date, read_service_date
 from priorauth.kb.settings import fold, requestable_settings, setting_synonyms
 
@@ -61,9 +62,6 @@ KnownCode = Callable[[str], bool]
 
 # Letters and digits with at least one digit; a 3-letter alpha prefix (e.g. ABC) is just letters.
 _MEMBER_ID = re.compile(r"^[A-Z0-9]*[0-9][A-Z0-9]*$")
-_CPT = re.compile(r"^(?:\d{5}|\d{4}[A-Z])$")
-_HCPCS = re.compile(r"^[A-Z]\d{4}$")
-_ICD10CM = re.compile(r"^([A-Z]\d[A-Z0-9])\.?([A-Z0-9]{1,4})?$")
 _CODE_SEPARATORS = re.compile(r"(?:[,;/&+\s]|\band\b)+", re.IGNORECASE)
 # Words people type around codes ("CPT 27447", "ICD-10 M17.11"): dropped, not rejected.
 _CODE_LABEL_WORDS = frozenset({"CPT", "HCPCS", "CODE", "CODES", "DX", "ICD", "ICD10", "ICD-10", "ICD-10-CM", "ICD10CM"})
@@ -197,22 +195,14 @@ def _unknown_code_warnings(codes: Iterable[str], known_code: KnownCode | None) -
 
 def validate_procedure_codes(raw: Any, known_code: KnownCode | None = None) -> Validated:
     codes = _split_codes(raw)
-    bad = [code for code in codes if not (_CPT.match(code) or _HCPCS.match(code))]
+    bad = [code for code in codes if not is_procedure_code(code)]
     if not codes or bad:
         expected = (
-            "CPT codes (5 digits, or 4 digits and a letter) or HCPCS codes (a letter and 4 digits), separated by commas"
+            "CPT codes (5 digits, or 4 digits and F, M, T or U) or HCPCS codes (a letter from A to V other than F, "
+            "I, N or O, then 4 digits), separated by commas"
         )
         raise _fail("procedure_codes", expected, bad or raw)
     return Validated(codes, _unknown_code_warnings(codes, known_code))
-
-
-def normalize_icd10cm(code: str) -> str | None:
-    """Return an ICD-10-CM code upper-cased with its dot (g8918 -> G89.18), or None if malformed."""
-    match = _ICD10CM.match(code.upper())
-    if not match:
-        return None
-    category, extension = match.groups()
-    return f"{category}.{extension}" if extension else category
 
 
 def validate_diagnosis_codes(raw: Any, known_code: KnownCode | None = None) -> Validated:

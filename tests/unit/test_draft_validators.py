@@ -264,6 +264,8 @@ def test_procedure_codes_accept_cpt_and_hcpcs(raw, expected):
         ("274477", "274477"),
         ("27447, ABCDE", "ABCDE"),
         ("J123", "J123"),
+        ("2744A", "2744A"),  # CPT's letters are F, M, T and U
+        ("F1234", "F1234"),  # no HCPCS code begins with F
         ("", "nothing"),
     ],
 )
@@ -284,6 +286,7 @@ def test_procedure_codes_reject_and_echo_the_bad_code(raw, echoed):
         ("S72.001A", ["S72.001A"]),
         ("M17.11, g89.18 M17.11", ["M17.11", "G89.18"]),
         ("ICD-10 M17.11", ["M17.11"]),
+        ("u07.1", ["U07.1"]),
     ],
 )
 def test_diagnosis_codes_normalize(raw, expected):
