@@ -10,6 +10,7 @@ import re
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from priorauth.dates import find_date, find_service_date
 from priorauth.kb import models as m
 from priorauth.kb import queries as q
 from priorauth.kb.requirement import review_requirement
@@ -26,8 +27,6 @@ from priorauth.nlu.cues import (
     contact_kind,
     denial_topic_named,
     facet_after_fusion,
-    first_date,
-    service_date,
 )
 
 INTENT_TOPICS = {
@@ -212,7 +211,7 @@ def answer_for(session: Session, topic: str, known: dict, text: str = "") -> Ans
             line_of_business=known.get("line_of_business"),
             plan=known.get("plan"),
             state=known.get("state"),
-            date_of_service=known.get("date_of_service") or service_date(text),
+            date_of_service=known.get("date_of_service") or find_service_date(text),
         )
     if topic == "validity":
         return q.validity(
@@ -220,7 +219,7 @@ def answer_for(session: Session, topic: str, known: dict, text: str = "") -> Ans
             program=known.get("program"),
             procedure=known.get("procedure"),
             code=known.get("cpt_code"),
-            approval_date=first_date(text),
+            approval_date=find_date(text),
         )
     if topic == "contact":
         return q.contacts(
@@ -246,7 +245,7 @@ def answer_for(session: Session, topic: str, known: dict, text: str = "") -> Ans
     if topic == "lines_of_business":
         return q.lines_of_business(session, known.get("line_of_business"), _program_of(session, known))
     if topic == "rehabilitation":
-        if known.get("line_of_business") or known.get("state") or service_date(text):
+        if known.get("line_of_business") or known.get("state") or find_service_date(text):
             # A member's line of business, state or date makes it a decision (003's schedule), not an overview.
             return answer_for(session, "review_requirement", {**known, "program": "rehabilitation"}, text)
         return q.rehabilitation(session, state=known.get("state"), line_of_business=known.get("line_of_business"))

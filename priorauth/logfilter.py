@@ -25,19 +25,15 @@ import logging
 import re
 import threading
 
+from priorauth.dates import DATE
+
 MASKED_DATE = "**/**/****"
 
 _DIGIT = re.compile(r"\d")
-_MONTH = (
-    r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?"
-    r"|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)"
-)
-_ORD = r"(?:st|nd|rd|th)?"
-# A date in any of the forms people type (used after a date-of-birth label).
-_ANY_DATE = (
-    rf"(?:\d{{1,4}}[/.\-]\d{{1,2}}[/.\-]\d{{1,4}}|{_MONTH}\.?\s+\d{{1,2}}{_ORD},?\s+\d{{2,4}}"
-    rf"|\d{{1,2}}{_ORD}\s+(?:of\s+)?{_MONTH}\.?,?\s+\d{{2,4}}|\d{{8}})"
-)
+# After a date-of-birth label anything shaped like a date is masked, whatever its year's length (1961/3/4, 19610304).
+_LABELLED_DATE = rf"(?:{DATE}|\d{{1,4}}[/.\-]\d{{1,2}}[/.\-]\d{{1,4}}|\d{{8}})"
+# Without a label: a date, but not a log timestamp (an ISO date, then a time).
+_UNLABELLED_DATE = rf"(?!\d{{4}}-\d{{1,2}}-\d{{1,2}}[ T]\d{{1,2}}:){DATE}"
 # Member id value: an optional short letter prefix, then a chunk with a digit, then digit groups.
 _ID_VALUE = r"(?:[A-Za-z]{1,4}[ \-]?)?\d[A-Za-z0-9]*(?:[ \-]\d+)*"
 _QUOTE_SEP = r"[\"']?\s*[:=#]?\s*(?:is\s+)?[\"']?\s*"
@@ -52,13 +48,9 @@ _PATTERN = re.compile(
             # labelled date of birth
             r"(?P<doblabel>\b(?:draft_)?member_dob\b|\bd\.?o\.?b\b\.?|\bdate[\s_]+of[\s_]+birth\b|\bbirth[\s_]*date\b"
             r"|\bbirthday\b|\bborn(?:\s+on)?\b)"
-            rf"(?P<dobsep>{_QUOTE_SEP})(?P<dobvalue>{_ANY_DATE})",
+            rf"(?P<dobsep>{_QUOTE_SEP})(?P<dobvalue>{_LABELLED_DATE})",
             # unlabelled dates
-            r"(?P<date>(?<![\w/.\-])(?:\d{1,2}[/\-]\d{1,2}[/\-](?:\d{4}|\d{2})(?![\w/\-])"
-            r"|\d{1,2}\.\d{1,2}\.\d{4}(?![\w.])"
-            r"|\d{4}-\d{1,2}-\d{1,2}(?![\w:\-])(?![ T]\d{1,2}:))"
-            rf"|\b{_MONTH}\.?\s+\d{{1,2}}{_ORD},?\s+\d{{4}}\b"
-            rf"|\b\d{{1,2}}{_ORD}\s+(?:of\s+)?{_MONTH}\.?,?\s+\d{{4}}\b)",
+            rf"(?P<date>{_UNLABELLED_DATE})",
             # unlabelled member-id shapes
             r"(?P<idshape>\b[A-Za-z]{1,4}\d{6,17}\b|(?<![\w.\-])\d{9,20}(?!\w|\.\d))",
         ]

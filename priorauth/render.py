@@ -581,9 +581,10 @@ def _other_side(answer: Answer, lines: list[Shown]) -> list[Shown]:
 
 def _estimate_text(est: dict) -> str:
     unit = est["unit"].replace("_", " ")
+    skipped = ", US federal holidays skipped" if est["unit"] == "business_days" else ""
     return (
         f"Approved on {est['approval_date']}: about {est['days']} {unit} means through {est['last_day']} "
-        "(an estimate; the approval notification's date governs)."
+        f"(an estimate{skipped}; the approval notification's date governs)."
     )
 
 

@@ -16,13 +16,13 @@ from typing import Any
 
 from sqlalchemy.orm import sessionmaker
 
+from priorauth.dates import read_service_date
 from priorauth.drafts.models import Draft, missing_fields
 from priorauth.drafts.parsing import extract_fields
 from priorauth.drafts.repository import DraftRepository
 from priorauth.drafts.validators import (
     FIELD_LABELS,
     FIELDS,
-    MONTHS,
     FieldError,
     FieldResults,
     normalize_setting,
@@ -80,9 +80,6 @@ def codes_in(raw: Mapping[str, Any], draft: Draft | None = None) -> list[str]:
 
 # ---------------------------------------------------------------- reading a message
 _VALUE_CUE = re.compile(r"\s+(?:to|into|as|should\s+be|is\s+now)\s+(?=\S)", re.IGNORECASE)
-_MONTH_DAY = re.compile(r"^(\d{1,2})[/.\-](\d{1,2})$")
-_MONTH_DAY_SHORT_YEAR = re.compile(r"^(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{2})$")
-_MONTH_NAME_DAY = re.compile(r"^([a-z]+)\.?\s+(\d{1,2})(?:st|nd|rd|th)?$", re.IGNORECASE)
 # "I meant …", "make that …": the value corrects the answer given last, not the question now asked.
 _STRONG_CORRECTION = re.compile(
     r"^\W*(?:(?:no|oh|oops|sorry|wait)\W+)*(?:i\s+meant?|i\s+mean|meant|make\s+(?:that|it)|correction"
@@ -110,29 +107,12 @@ def read_fields(text: str, today: date, expected: str | None = None) -> dict[str
 
 
 def complete_service_date(raw: str, today: date) -> str:
-    """Give "3/4" or "Dec 2nd" the year of its next occurrence, and "3/4/27" its century.
-
-    Only for a date of service, which is never in the past; anything else is returned unchanged
-    for the validator to judge.
+    """Write a date of service out in full: "3/4" or "Dec 2nd" gets the year of its next occurrence, "3/4/27" its
+    century (the rule of priorauth.dates.read_service_date). Anything unreadable is returned unchanged for the
+    validator to judge.
     """
-    text = raw.strip()
-    if match := _MONTH_DAY_SHORT_YEAR.match(text):
-        month, day, year = match.groups()
-        return f"{month}/{day}/20{year}"
-    if match := _MONTH_DAY.match(text):
-        month, day = int(match.group(1)), int(match.group(2))
-    elif (match := _MONTH_NAME_DAY.match(text)) and match.group(1).lower() in MONTHS:
-        month, day = MONTHS[match.group(1).lower()], int(match.group(2))
-    else:
-        return raw
-    for year in (today.year, today.year + 1):
-        try:
-            candidate = date(year, month, day)
-        except ValueError:
-            return raw
-        if candidate >= today:
-            return f"{month}/{day}/{year}"
-    return raw
+    day = read_service_date(raw, today)
+    return f"{day.month}/{day.day}/{day.year}" if day is not None else raw
 
 
 def setting_in_name(name: str) -> str | None:

@@ -9,16 +9,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from priorauth.dates import DATE
 from priorauth.drafts.validators import FIELDS, SETTING_SYNONYMS, normalize_setting
 
-_MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?"
-_DATE = (
-    r"(?:\d{4}-\d{1,2}-\d{1,2}"
-    r"|\d{1,2}[/.\-]\d{1,2}[/.\-]\d{2,4}"
-    rf"|{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}}"
-    rf"|\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTH},?\s+\d{{4}}"
-    r"|today|tomorrow)"
-)
+_DATE = rf"(?:{DATE}|today|tomorrow)"
 _NUMBER_WORD = r"(?:\s*(?:#|number|no\.?))?"
 
 # (field, pattern, weak): a weak label never interrupts a free-text reason.

@@ -9,13 +9,15 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from stdnum import luhn
 from stdnum.exceptions import ValidationError
 from stdnum.us import ein
 
+from priorauth.codes import is_procedure_code, normalize_icd10cm
+from priorauth.dates import DATE_FORMS, DateRefused, add_years, read_birth_date, read_service_date
 from priorauth.kb.settings import fold, requestable_settings, setting_synonyms
 
 # The order in which the form asks for the fields.
@@ -56,44 +58,13 @@ PHI_FIELDS = frozenset({"member_id", "member_dob", "site_of_care_reason"})
 SETTINGS: tuple[str, ...] = requestable_settings()
 SETTING_SYNONYMS: dict[str, str] = setting_synonyms()
 
-MONTHS: dict[str, int] = {
-    name: number
-    for number, names in enumerate(
-        [
-            ("january", "jan"),
-            ("february", "feb"),
-            ("march", "mar"),
-            ("april", "apr"),
-            ("may",),
-            ("june", "jun"),
-            ("july", "jul"),
-            ("august", "aug"),
-            ("september", "sep", "sept"),
-            ("october", "oct"),
-            ("november", "nov"),
-            ("december", "dec"),
-        ],
-        start=1,
-    )
-    for name in names
-}
-
 KnownCode = Callable[[str], bool]
 
 # Letters and digits with at least one digit; a 3-letter alpha prefix (e.g. ABC) is just letters.
 _MEMBER_ID = re.compile(r"^[A-Z0-9]*[0-9][A-Z0-9]*$")
-_CPT = re.compile(r"^(?:\d{5}|\d{4}[A-Z])$")
-_HCPCS = re.compile(r"^[A-Z]\d{4}$")
-_ICD10CM = re.compile(r"^([A-Z]\d[A-Z0-9])\.?([A-Z0-9]{1,4})?$")
 _CODE_SEPARATORS = re.compile(r"(?:[,;/&+\s]|\band\b)+", re.IGNORECASE)
 # Words people type around codes ("CPT 27447", "ICD-10 M17.11"): dropped, not rejected.
 _CODE_LABEL_WORDS = frozenset({"CPT", "HCPCS", "CODE", "CODES", "DX", "ICD", "ICD10", "ICD-10", "ICD-10-CM", "ICD10CM"})
-_NUMERIC_DATE = re.compile(r"^(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{2,4})$")
-_ISO_DATE = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
-_MONTH_FIRST = re.compile(r"^([a-z]+)\.?\s+(\d{1,2})(?:st|nd|rd|th)?,?\s+(\d{4})$")
-_DAY_FIRST = re.compile(r"^(\d{1,2})(?:st|nd|rd|th)?\s+(?:of\s+)?([a-z]+)\.?,?\s+(\d{4})$")
-
-_DATE_FORMS = "a date like 03/04/1960, 1960-03-04 or March 4, 1960"
 _MAX_ECHO = 60
 
 
@@ -224,22 +195,14 @@ def _unknown_code_warnings(codes: Iterable[str], known_code: KnownCode | None) -
 
 def validate_procedure_codes(raw: Any, known_code: KnownCode | None = None) -> Validated:
     codes = _split_codes(raw)
-    bad = [code for code in codes if not (_CPT.match(code) or _HCPCS.match(code))]
+    bad = [code for code in codes if not is_procedure_code(code)]
     if not codes or bad:
         expected = (
-            "CPT codes (5 digits, or 4 digits and a letter) or HCPCS codes (a letter and 4 digits), separated by commas"
+            "CPT codes (5 digits, or 4 digits and F, M, T or U) or HCPCS codes (a letter from A to V other than F, "
+            "I, N or O, then 4 digits), separated by commas"
         )
         raise _fail("procedure_codes", expected, bad or raw)
     return Validated(codes, _unknown_code_warnings(codes, known_code))
-
-
-def normalize_icd10cm(code: str) -> str | None:
-    """Return an ICD-10-CM code upper-cased with its dot (g8918 -> G89.18), or None if malformed."""
-    match = _ICD10CM.match(code.upper())
-    if not match:
-        return None
-    category, extension = match.groups()
-    return f"{category}.{extension}" if extension else category
 
 
 def validate_diagnosis_codes(raw: Any, known_code: KnownCode | None = None) -> Validated:
@@ -254,66 +217,17 @@ def validate_diagnosis_codes(raw: Any, known_code: KnownCode | None = None) -> V
     return Validated(list(dict.fromkeys(codes)))
 
 
-def parse_us_date(raw: Any, today: date | None = None) -> date | None:
-    """Read a US-style date (3/4/1960, 1960-03-04, March 4 1960, 4 Mar 1960); None if unreadable.
-
-    With ``today`` given, the words "today" and "tomorrow" are understood too.
-    """
-    if isinstance(raw, datetime):
-        return raw.date()
-    if isinstance(raw, date):
-        return raw
-    text = " ".join(str(raw or "").lower().split()).rstrip(".")
-    if today is not None and text in ("today", "tomorrow"):
-        return today if text == "today" else date.fromordinal(today.toordinal() + 1)
-    parts = _date_parts(text)
-    if parts is None:
-        return None
-    try:
-        return date(*parts)
-    except ValueError:
-        return None
-
-
-def _date_parts(text: str) -> tuple[int, int, int] | None:
-    if match := _ISO_DATE.match(text):
-        year, month, day = match.groups()
-    elif match := _NUMERIC_DATE.match(text):
-        month, day, year = match.groups()
-        if len(year) != 4:  # a 2-digit year is ambiguous for birth dates
-            return None
-    elif match := _MONTH_FIRST.match(text):
-        month, day, year = MONTHS.get(match.group(1)), match.group(2), match.group(3)
-    elif match := _DAY_FIRST.match(text):
-        day, month, year = match.group(1), MONTHS.get(match.group(2)), match.group(3)
-    else:
-        return None
-    return None if month is None else (int(year), int(month), int(day))
-
-
-def add_years(day: date, years: int) -> date:
-    """The same calendar day ``years`` later (Feb 29 becomes Feb 28)."""
-    try:
-        return day.replace(year=day.year + years)
-    except ValueError:
-        return day.replace(year=day.year + years, day=28)
-
-
 def validate_member_dob(raw: Any, today: date) -> Validated:
-    value = parse_us_date(raw)
-    if value is None:
-        raise _fail("member_dob", _DATE_FORMS, raw)
-    if value > today:
-        raise _fail("member_dob", "a date that is not in the future", raw)
-    if value < add_years(today, -120):
-        raise _fail("member_dob", "within the last 120 years", raw)
-    return Validated(value)
+    try:
+        return Validated(read_birth_date(raw, today))
+    except DateRefused as refused:
+        raise _fail("member_dob", refused.expected, raw) from None
 
 
 def validate_date_of_service(raw: Any, today: date, earliest: date | None = None) -> Validated:
-    value = parse_us_date(raw, today)
+    value = read_service_date(raw, today)
     if value is None:
-        raise _fail("date_of_service", f"{_DATE_FORMS}, or today or tomorrow", raw)
+        raise _fail("date_of_service", f"{DATE_FORMS}, or today or tomorrow", raw)
     if value < today:
         raise _fail("date_of_service", f"today ({today.isoformat()}) or later", raw)
     if value > add_years(today, 2):

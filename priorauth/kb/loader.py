@@ -15,6 +15,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from priorauth.codes import kind_of
 from priorauth.db import Base
 from priorauth.kb import models as m
 from priorauth.kb.reader import KBData, iter_cites, parse_cites, read_kb
@@ -86,9 +87,9 @@ def records_for(data: KBData):  # noqa: C901 - one mapping per section, kept tog
             yield m.ProcedureReading(procedure_id=r["id"], category=r["named_by_category"])
         yield from _aliases("procedure", r["id"], [r["name"], *r["synonyms"], *(r.get("abbreviations") or [])])
         for code in _codes(r, "codes"):
-            yield m.ProcedureCode(code=code, system=_system(code), procedure_id=r["id"], provenance="named_procedure")
+            yield m.ProcedureCode(code=code, system=kind_of(code), procedure_id=r["id"], provenance="named_procedure")
         for code in _codes(r, "source_codes"):
-            yield m.ProcedureCode(code=code, system=_system(code), procedure_id=r["id"], provenance="source")
+            yield m.ProcedureCode(code=code, system=kind_of(code), procedure_id=r["id"], provenance="source")
     for r in data.get("diagnoses"):
         yield m.Diagnosis(code=r["code"], name=r["name"])
     for r in data.get("settings"):
@@ -183,10 +184,6 @@ def records_for(data: KBData):  # noqa: C901 - one mapping per section, kept tog
 
 def _strip(value):
     return value.strip() if isinstance(value, str) else value
-
-
-def _system(code: str) -> str:
-    return "HCPCS" if code[0].isalpha() else "CPT"
 
 
 def _depth(data: KBData, program: dict) -> int:

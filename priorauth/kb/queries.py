@@ -11,6 +11,7 @@ from functools import lru_cache
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from priorauth.dates import last_business_day
 from priorauth.kb import models as m
 from priorauth.kb.results import Answer, Citation, ContactRoute, Fact, Scope, Status
 from priorauth.kb.terms import normalize_term
@@ -247,16 +248,10 @@ def validity(
 
 
 def last_valid_day(start: dt.date, days: int, unit: str) -> dt.date:
-    """Estimated last valid day: calendar days, or business days Monday-Friday (holidays not known)."""
+    """Estimated last valid day: calendar days, or business days (Monday-Friday, US federal holidays skipped)."""
     if unit == "calendar_days":
         return start + dt.timedelta(days=days - 1)
-    day, counted = start, 0
-    while True:
-        if day.weekday() < 5:
-            counted += 1
-            if counted == days:
-                return day
-        day += dt.timedelta(days=1)
+    return last_business_day(start, days)
 
 
 # ---------------------------------------------------------------- topics

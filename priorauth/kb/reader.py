@@ -15,6 +15,8 @@ from typing import Any
 
 import yaml
 
+from priorauth.codes import is_procedure_code, normalize, normalize_icd10cm
+
 # section -> (required keys, optional keys, id key)
 SCHEMA: dict[str, tuple[set[str], set[str], str | None]] = {
     "sources": ({"id", "file", "title", "publisher", "plan"}, {"published"}, "id"),
@@ -87,8 +89,6 @@ AMBIGUOUS_KINDS = {"plan": "plans", "procedure": "procedures", "program": "progr
 CONTACT_KINDS = {"portal", "phone", "email", "id_card", "person"}
 INPATIENT_VALUES = {"included", "excluded", "not_in_scope"}
 VALIDITY_UNITS = {"calendar_days", "business_days"}
-CPT_RE = re.compile(r"^(\d{5}|\d{4}[A-Z]|[A-Z]\d{4})$")
-ICD_RE = re.compile(r"^[A-Z]\d[0-9A-Z](\.[0-9A-Z]{1,4})?$")
 DATE_KEYS = {"published", "effective_from", "requests_accepted_from", "not_required_until", "starts"}
 
 
@@ -254,14 +254,14 @@ def _check_references(data: KBData, problems: list[str]) -> None:
         refs(r, "procedures", "program", ids["programs"])
         for code in list(r.get("codes") or []) + list(r.get("source_codes") or []):
             code = str(code)
-            if not CPT_RE.match(code):
+            if not is_procedure_code(code) or normalize(code) != code:
                 problems.append(f"{where(r)} procedure '{r['id']}': code '{code}' is not a CPT/HCPCS code")
             if code in codes_seen:
                 problems.append(f"{where(r)} procedure '{r['id']}': duplicate code '{code}' (also {codes_seen[code]})")
             codes_seen[code] = r["id"]
     for r in data.get("diagnoses"):
-        if not ICD_RE.match(str(r["code"])):
-            problems.append(f"{where(r)} diagnosis '{r['code']}': not an ICD-10-CM code")
+        if normalize_icd10cm(str(r["code"])) != str(r["code"]):
+            problems.append(f"{where(r)} diagnosis '{r['code']}': not an ICD-10-CM code in capitals with its dot")
     for r in data.get("line_of_business_scope"):
         refs(r, "line_of_business_scope", "source", sources)
         refs(r, "line_of_business_scope", "plan", plans)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from collections.abc import Callable
 
@@ -16,7 +15,6 @@ _CONTACT_CUES = [
         re.compile(r"\b(portal|website|web site|web address|address|online|url|link|availity|providerportal)\b", re.I),
     ),
 ]
-_DATE_RE = re.compile(r"\b(\d{1,2})/(\d{1,2})/(\d{2}|\d{4})\b|\b(\d{4})-(\d{2})-(\d{2})\b")
 
 
 _ADDRESS_RE = re.compile(r"\b(address|url|link|website|web site|web address|where do i go|log ?in page)\b", re.I)
@@ -33,44 +31,6 @@ def contact_kind(text: str) -> str | None:
         if pattern.search(text or ""):
             return kind
     return None
-
-
-_MONTHS = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
-_MONTH_DATE_RE = re.compile(
-    r"\b(jan|feb|mar|apr|may|jun|jul|aug|sept?|oct|nov|dec)[a-z]*\.?\s+(?:(\d{1,2})(?:st|nd|rd|th)?,?\s+)?(\d{4})\b",
-    re.I,
-)
-
-
-def service_date(text: str) -> dt.date | None:
-    """A date of service as a message gives it: a full date, or a month ("in Feb 2020", "March 3, 2020").
-
-    A month alone is read as its first day: the sources' dates that decide (effective dates, the Medicare delay
-    "until April 2020") fall on month boundaries, so the whole month decides alike.
-    """
-    full = first_date(text)
-    match = _MONTH_DATE_RE.search(text or "")
-    if full or not match:
-        return full
-    try:
-        return dt.date(int(match.group(3)), _MONTHS.index(match.group(1).lower()[:3]) + 1, int(match.group(2) or 1))
-    except ValueError:
-        return None
-
-
-def first_date(text: str) -> dt.date | None:
-    """The first US (m/d/yyyy) or ISO date in a message, if any."""
-    match = _DATE_RE.search(text or "")
-    if not match:
-        return None
-    try:
-        if match.group(1):
-            year = int(match.group(3))
-            year += 2000 if year < 100 else 0
-            return dt.date(year, int(match.group(1)), int(match.group(2)))
-        return dt.date(int(match.group(4)), int(match.group(5)), int(match.group(6)))
-    except ValueError:
-        return None
 
 
 # Words that put a procedure in the patient's history, not in the question ("already had a lumbar fusion").

@@ -11,9 +11,13 @@ import spacy
 from spacy.lang.en.stop_words import STOP_WORDS
 from spacy.matcher import PhraseMatcher
 
-CPT_RE = re.compile(r"(?<![\w.-])(\d{5}|\d{4}[FTU]|[A-V]\d{4})(?![\w-])")
+from priorauth.codes import ICD10CM_CATEGORY, ICD10CM_EXTENSION, PROCEDURE
+
+# Codes as the core's grammar defines them (priorauth/codes.py). A procedure code is read in capitals only; in free
+# text a diagnosis needs its dot (G89.18), since without it a letter and 4 digits is also an HCPCS code.
+CPT_RE = re.compile(rf"(?<![\w.-])({PROCEDURE})(?![\w-])")
 # A full stop after the code ends the sentence ("dx G89.29."); one followed by more characters is another code form.
-ICD_RE = re.compile(r"(?<![\w.])([A-TV-Z]\d[0-9A-Z])\.([0-9A-Z]{1,4})(?!\w|\.\w)", re.I)
+ICD_RE = re.compile(rf"(?<![\w.])({ICD10CM_CATEGORY})\.({ICD10CM_EXTENSION})(?!\w|\.\w)", re.I)
 # Everyday words of the domain that are near some term ("medical" ~ "Medi-Cal") but never mean it.
 COMMON_WORDS = {"medical", "surgical", "hospital", "physical", "clinical", "criteria", "surgery", "medicare"}
 # Shorthand of providers' offices and contact-center agents, read as the word it stands for.

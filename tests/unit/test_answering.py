@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 from priorauth.answering import answer_for, topic_for
-from priorauth.nlu.cues import service_date
+from priorauth.dates import find_service_date
 
 
 @pytest.mark.parametrize(
@@ -115,7 +115,7 @@ def test_the_surgical_site_of_care_program_decides_only_when_this_message_names_
 
 def test_validity_reads_an_approval_date_from_the_message(session):
     answer = answer_for(session, "validity", {"program": "interventional_pain"}, "approved on 11/23/2026")
-    assert answer.data["estimates"][0]["last_day"] == "2026-12-04"
+    assert answer.data["estimates"][0]["last_day"] == "2026-12-07"  # Thanksgiving (Nov 26) is not a business day
 
 
 def test_contact_reads_the_kind_asked_for(session):
@@ -133,7 +133,7 @@ def test_contact_reads_the_kind_asked_for(session):
     ],
 )
 def test_service_date_reads_a_month_or_a_full_date(text, expected):
-    assert service_date(text) == expected
+    assert find_service_date(text) == expected
 
 
 @pytest.mark.parametrize(

@@ -173,6 +173,9 @@ def test_dob_edges_are_inclusive(raw, expected):
         ("12/1/2026", date(2026, 12, 1)),
         ("2028-01-15", date(2028, 1, 15)),
         ("December 1, 2026", date(2026, 12, 1)),
+        ("12/1/26", date(2026, 12, 1)),  # a 2-digit year is this century, as the form's conversation reads it
+        ("3/4", date(2026, 3, 4)),  # a year-less date is its next occurrence
+        ("1/14", date(2027, 1, 14)),
     ],
 )
 def test_date_of_service_accepts(raw, expected):
@@ -185,7 +188,8 @@ def test_date_of_service_accepts(raw, expected):
         ("1/14/2026", "today (2026-01-15) or later"),
         ("yesterday", "a date like"),
         ("2028-01-16", "within 2 years"),
-        ("12/1/26", "a date like"),
+        ("12/1/25", "today (2026-01-15) or later"),
+        ("2/30", "a date like"),
     ],
 )
 def test_date_of_service_rejects(raw, problem):
@@ -260,6 +264,8 @@ def test_procedure_codes_accept_cpt_and_hcpcs(raw, expected):
         ("274477", "274477"),
         ("27447, ABCDE", "ABCDE"),
         ("J123", "J123"),
+        ("2744A", "2744A"),  # CPT's letters are F, M, T and U
+        ("F1234", "F1234"),  # no HCPCS code begins with F
         ("", "nothing"),
     ],
 )
@@ -280,6 +286,7 @@ def test_procedure_codes_reject_and_echo_the_bad_code(raw, echoed):
         ("S72.001A", ["S72.001A"]),
         ("M17.11, g89.18 M17.11", ["M17.11", "G89.18"]),
         ("ICD-10 M17.11", ["M17.11"]),
+        ("u07.1", ["U07.1"]),
     ],
 )
 def test_diagnosis_codes_normalize(raw, expected):

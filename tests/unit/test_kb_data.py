@@ -44,6 +44,8 @@ def test_the_real_data_is_valid_and_every_quote_is_in_its_source():
         ("contacts.yml", "1-877-291-0360, Monday", "1-877-291-0361, Monday", "passage not found in source 000"),
         ("contacts.yml", "kind: email", "kind: mail", "contact 'guidelines_email': kind must be one of"),
         ("procedures.yml", 'codes: ["27447"', 'codes: ["27130"', "duplicate code '27130'"),
+        ("procedures.yml", 'codes: ["27447"', 'codes: ["2744A"', "code '2744A' is not a CPT/HCPCS code"),
+        ("procedures.yml", "  - code: G89.11", "  - code: G8911", "diagnosis 'G8911': not an ICD-10-CM code"),
         (
             "procedures.yml",
             "program: joint_surgery",

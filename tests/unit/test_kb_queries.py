@@ -82,8 +82,8 @@ def test_validity_is_unknown_for_programs_the_sources_give_no_period_for(session
     ("approved", "unit_program", "last"),
     [
         (dt.date(2026, 11, 23), "spine_surgery", dt.date(2027, 1, 21)),  # day 1 is the approval day
-        (dt.date(2026, 11, 23), "interventional_pain", dt.date(2026, 12, 4)),  # Mon + 10 business days
-        (dt.date(2026, 11, 21), "interventional_pain", dt.date(2026, 12, 4)),  # a Saturday start
+        (dt.date(2026, 11, 23), "interventional_pain", dt.date(2026, 12, 7)),  # 10 business days, Thanksgiving skipped
+        (dt.date(2026, 11, 21), "interventional_pain", dt.date(2026, 12, 7)),  # a Saturday start
         (dt.date(2026, 11, 27), "interventional_pain", dt.date(2026, 12, 10)),  # a Friday start
     ],
 )

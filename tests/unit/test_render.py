@@ -158,6 +158,15 @@ def test_an_extension_the_sources_do_not_describe_is_said_to_be_unknown_first(se
     assert "extended" not in render(answer, "how long is the TKA auth good for?", "provider")[0]
 
 
+@pytest.mark.parametrize(
+    ("known", "skipped"), [({"program": "interventional_pain"}, True), ({"procedure": "total_knee_replacement"}, False)]
+)
+def test_an_estimated_last_day_says_the_notice_governs_and_whether_holidays_are_skipped(session, known, skipped):
+    text, _ = render_full(answer_for(session, "validity", known, "approved on 11/23/2026"))
+    assert "Approved on 2026-11-23" in text and "the approval notification's date governs" in text
+    assert ("US federal holidays skipped" in text) is skipped
+
+
 @pytest.mark.parametrize("asker", ["agent", "provider"])
 def test_both_options_after_a_denial_are_given_within_the_askers_budget(session, asker):
     text, _ = render(answer_for(session, "reconsideration", {}, ""), "and if it gets denied?", asker)
