@@ -15,6 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from actions import backend
 from actions.clarify import ask_for_subject, ask_which_procedure
 from actions.context import context_from
+from actions.replies import PAYLOAD_CHANNELS
 from priorauth.answering import answer_for, needs_choice, needs_subject, topic_for
 from priorauth.drafts.intake import start_draft_buttons
 from priorauth.kb.queries import PLAN_LABELS
@@ -22,8 +23,6 @@ from priorauth.nlu.cues import outside_sources, service_asked_about
 from priorauth.render import asker_of, for_widget, render, render_full
 
 logger = logging.getLogger(__name__)
-# Channels whose clients render the structured payload (the widget shows only text).
-PAYLOAD_CHANNELS = {"rest", "agent", "cmdline", None}
 # Channels whose clients render markdown (the web widget over socket.io).
 MARKDOWN_CHANNELS = {"socketio"}
 MORE_BUTTON = {"title": "More", "payload": "/ask_more"}
