@@ -29,7 +29,7 @@ FORM_ACTIONS = frozenset({FORM, f"validate_{FORM}", "action_listen"})
 
 
 class ValidateDraftForm(DraftAction, action=f"validate_{FORM}"):
-    refusals = {}  # any draft error mid-form (e.g. changed meanwhile from another window): "say that again"
+    refuses = False  # any draft error mid-form (e.g. changed meanwhile from another window): "say that again"
 
     def act(self, conversation, tracker):
         slot = tracker.get_slot

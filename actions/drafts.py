@@ -22,10 +22,10 @@ from sqlalchemy.orm import sessionmaker
 from actions import backend
 from actions.context import context_from
 from actions.replies import send_payload, service_unavailable, shows_payload
-from priorauth.drafts.conversation import Conversation, Turn
+from priorauth.drafts.conversation import Conversation, Say, Turn, refusal
 from priorauth.drafts.messages import Message, bot_texts_since_previous_message, earlier_from, owner_of
 from priorauth.drafts.models import Draft, utc_now
-from priorauth.drafts.repository import DraftAccessDenied, DraftClosed, DraftError, DraftNotFound, summary_of
+from priorauth.drafts.repository import DraftError, summary_of
 from priorauth.drafts.texts import shown_fields
 from priorauth.drafts.validators import FIELDS
 
@@ -34,11 +34,6 @@ logger = logging.getLogger(__name__)
 # Slot names: the core's field names with a prefix (the question slots already use "setting").
 FIELD_SLOTS = {name: f"draft_{name}" for name in FIELDS}
 SLOT_FIELDS = {slot: name for name, slot in FIELD_SLOTS.items()}
-REFUSALS = {
-    DraftAccessDenied: "utter_draft_not_yours",
-    DraftNotFound: "utter_draft_not_found",
-    DraftClosed: "utter_draft_closed",
-}
 
 
 # ---------------------------------------------------------------- the tracker, read
@@ -74,7 +69,7 @@ class DraftAction(Action, ABC):
     """Runs ``act`` on the owner's `Conversation` and says its turn; a missing, foreign or closed draft and a
     database outage each get a clear reply that names no field value."""
 
-    refusals = REFUSALS  # the drafts a message may not touch, and how each is refused
+    refuses = True  # a missing, foreign or closed draft gets its own refusal (else: "say that again")
 
     def __init_subclass__(cls, action: str = "", opens_form: bool = False, **kwargs: Any) -> None:
         """``action``: the action's name; ``opens_form``: a rule continues with the form when it leaves `draft_open`
@@ -94,11 +89,11 @@ class DraftAction(Action, ABC):
             conversation = Conversation(self.factory or backend.session_factory(), self.clock, owner(tracker))
             turn, events = self.act(conversation, tracker)
         except DraftError as error:
-            if type(error) in self.refusals:
-                dispatcher.utter_message(response=self.refusals[type(error)], reference=error.reference)
-            else:  # a concurrent change: the next message reads it again
+            refused = refusal(error) if self.refuses else None
+            if refused is None:  # e.g. a concurrent change: the next message reads it again
                 logger.warning("draft action %s: %s", self.name(), type(error).__name__)
-                dispatcher.utter_message(response="utter_draft_try_again")
+                refused = Say("utter_draft_try_again")
+            dispatcher.utter_message(response=refused.response, **refused.values)
         except SQLAlchemyError as error:
             service_unavailable(dispatcher, error, "draft storage")
         else:

@@ -37,7 +37,14 @@ from priorauth.drafts.messages import (
 )
 from priorauth.drafts.models import Draft, has_value, missing_fields
 from priorauth.drafts.references import reference_in
-from priorauth.drafts.repository import DraftAccessDenied, DraftNotFound, DraftRepository, summary_of
+from priorauth.drafts.repository import (
+    DraftAccessDenied,
+    DraftClosed,
+    DraftError,
+    DraftNotFound,
+    DraftRepository,
+    summary_of,
+)
 from priorauth.drafts.texts import (
     STATUS_LABELS,
     changes_text,
@@ -129,6 +136,18 @@ def say(response: str, **values: Any) -> Say:
 
 
 NONE_FOUND = Say("utter_draft_none")
+# The drafts a message may not touch, each refused by its reference (never by a value).
+REFUSALS = {
+    DraftAccessDenied: "utter_draft_not_yours",
+    DraftNotFound: "utter_draft_not_found",
+    DraftClosed: "utter_draft_closed",
+}
+
+
+def refusal(error: DraftError) -> Say | None:
+    """The reply to a draft that is missing, someone else's or closed; None for another error (a concurrent change)."""
+    response = REFUSALS.get(type(error))
+    return say(response, reference=error.reference) if response else None
 
 
 class Conversation:

@@ -11,7 +11,7 @@ from datetime import date, datetime, timezone
 import pytest
 
 from priorauth.db import create_all, make_engine, make_session_factory
-from priorauth.drafts.conversation import Conversation, Say, report
+from priorauth.drafts.conversation import Conversation, Say, refusal, report
 from priorauth.drafts.intake import Intake
 from priorauth.drafts.messages import (
     Earlier,
@@ -23,7 +23,13 @@ from priorauth.drafts.messages import (
     is_interruption,
     owner_of,
 )
-from priorauth.drafts.repository import summary_of
+from priorauth.drafts.repository import (
+    ConcurrentUpdate,
+    DraftAccessDenied,
+    DraftClosed,
+    DraftNotFound,
+    summary_of,
+)
 from priorauth.drafts.texts import changes_text, list_line, shown_fields
 from priorauth.drafts.validators import FIELD_LABELS, FieldError
 from priorauth.kb.loader import load_kb
@@ -379,3 +385,23 @@ def test_only_an_answer_just_before_is_remembered():
 )
 def test_an_unproved_agent_owns_nothing_of_any_agent(sender, metadata, owner):
     assert owner_of(sender, metadata, "m-1") == owner
+
+
+@pytest.mark.parametrize(
+    "error, reply",
+    [
+        (DraftAccessDenied("DR-7K3Q9P"), Say("utter_draft_not_yours", values={"reference": "DR-7K3Q9P"})),
+        (DraftNotFound("DR-7K3Q9P"), Say("utter_draft_not_found", values={"reference": "DR-7K3Q9P"})),
+        (DraftClosed("DR-7K3Q9P", "cancelled"), Say("utter_draft_closed", values={"reference": "DR-7K3Q9P"})),
+        (ConcurrentUpdate("DR-7K3Q9P", 2, 3), None),  # not a refusal: the action asks to say it again
+    ],
+)
+def test_a_draft_a_message_may_not_touch_is_refused_by_its_reference(error, reply):
+    assert refusal(error) == reply
+
+
+def test_someone_elses_draft_named_in_a_message_is_refused_not_shown(factory):
+    owner = conversation(factory)
+    reference = owner.answer(Message(FIRST_SIX, "inform"), "member_id", None).draft.reference
+    with pytest.raises(DraftAccessDenied):
+        conversation(factory).show(Message(f"show {reference.lower()}", "show_draft"), None)
