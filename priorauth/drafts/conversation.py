@@ -115,22 +115,6 @@ def outlook(factory: sessionmaker, draft: Draft, procedure: str | None = None) -
     return Outlook(key, outlook_text(answer), payload(answer))
 
 
-def report(intake: Intake, said: Iterable[str] = ()) -> list[Say]:
-    """The corrections confirmed in one line, notes, each invalid field's own message, then warnings.
-
-    ``said`` holds the bot's texts of the previous turn: an error is never sent twice in a row.
-    """
-    says = [Say("utter_draft_updated", values={"confirmation": intake.confirmation()})] if intake.confirm else []
-    says += [Say(text=note) for note in intake.notes]
-    said = set(said)
-    for error in intake.errors:
-        if f"{error.message}." in said:
-            says.append(Say("utter_draft_still_invalid", values={"field": FIELD_LABELS[error.field].lower()}))
-        else:
-            says.append(Say("utter_draft_field_invalid", values={"error": error.message}))
-    return says + [Say("utter_draft_warning", values={"warning": warning}) for warning in intake.warnings]
-
-
 def say(response: str, **values: Any) -> Say:
     return Say(response, values=values)
 
@@ -148,6 +132,22 @@ def refusal(error: DraftError) -> Say | None:
     """The reply to a draft that is missing, someone else's or closed; None for another error (a concurrent change)."""
     response = REFUSALS.get(type(error))
     return say(response, reference=error.reference) if response else None
+
+
+def report(intake: Intake, said: Iterable[str] = ()) -> list[Say]:
+    """The corrections confirmed in one line, notes, each invalid field's own message, then warnings.
+
+    ``said`` holds the bot's texts of the previous turn: an error is never sent twice in a row.
+    """
+    says = [say("utter_draft_updated", confirmation=intake.confirmation())] if intake.confirm else []
+    says += [Say(text=note) for note in intake.notes]
+    said = set(said)
+    for error in intake.errors:
+        if f"{error.message}." in said:
+            says.append(say("utter_draft_still_invalid", field=FIELD_LABELS[error.field].lower()))
+        else:
+            says.append(say("utter_draft_field_invalid", error=error.message))
+    return says + [say("utter_draft_warning", warning=warning) for warning in intake.warnings]
 
 
 class Conversation:
@@ -261,7 +261,9 @@ class Conversation:
             payload={"type": "priorauth.draft", **summary},
         )
 
-    def change(self, message: Message, reference: str | None, said_last=(), outlook_said=None) -> Turn:
+    def change(
+        self, message: Message, reference: str | None, said_last: Iterable[str] = (), outlook_said: str | None = None
+    ) -> Turn:
         """The fields a message names, each validated, saved and confirmed; the outlook if it changed."""
         draft = self.current(message.text, reference)
         if draft is None:
