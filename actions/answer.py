@@ -13,6 +13,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.exc import SQLAlchemyError
 
 from actions import backend
+from actions.replies import send_payload, service_unavailable
 from priorauth.answering import answer_for, needs_choice, needs_subject, topic_for
 from priorauth.choices import plan_buttons, procedure_choice
 from priorauth.drafts.intake import start_draft_buttons
@@ -21,8 +22,6 @@ from priorauth.render import asker_of, for_widget, render, render_full
 from priorauth.turns import Context, after_doubt, context_of, previous_response
 
 logger = logging.getLogger(__name__)
-# Channels whose clients render the structured payload (the widget shows only text).
-PAYLOAD_CHANNELS = {"rest", "agent", "cmdline", None}
 # Channels whose clients render markdown (the web widget over socket.io).
 MARKDOWN_CHANNELS = {"socketio"}
 MORE_BUTTON = {"title": "More", "payload": "/ask_more"}
@@ -58,7 +57,8 @@ class ActionAnswerMore(Action):
             with backend.session_factory()() as session:
                 found = answer_for(session, topic, known, "")
         except SQLAlchemyError as error:
-            return service_unavailable(dispatcher, error)
+            service_unavailable(dispatcher, error, "knowledge base")
+            return []
         text, payload = render_full(found)
         send(dispatcher, tracker.get_latest_input_channel(), text, payload, more=False)
         return []
@@ -103,7 +103,8 @@ def answer(
                 return with_slots(context, topic)
             found = answer_for(session, topic, known, message)
     except SQLAlchemyError as error:
-        return [*service_unavailable(dispatcher, error), *with_slots(context)]
+        service_unavailable(dispatcher, error, "knowledge base")
+        return with_slots(context)
     channel = tracker.get_latest_input_channel()
     text, payload = render(found, message, asker_of(channel, message), backend.fact_index(), context.new)
     choices = [*plan_buttons(found), *start_draft_buttons(found)]
@@ -155,21 +156,8 @@ def with_slots(context: Context, topic: str | None = None) -> Events:
     return [*events, SlotSet("last_topic", topic)] if topic else events
 
 
-def service_unavailable(dispatcher: CollectingDispatcher, error: Exception) -> Events:
-    """A database that failed: a reply that says so (never silence), and the engine made again next time."""
-    logger.error("database unavailable: %s", type(error).__name__)
-    backend.reset()
-    dispatcher.utter_message(response="utter_service_unavailable")
-    return []
-
-
 def send(dispatcher: CollectingDispatcher, channel: str | None, text: str, payload: dict, more: bool, choices=()):
     """One message: the text (markdown for the widget), the payload where the client renders it, and the "More"
     quick reply when the reply left part of the topic out (the agent panel has its "Full answer" instead)."""
     buttons = [*choices, *([MORE_BUTTON] if more and channel != "agent" else [])]
-    if channel in MARKDOWN_CHANNELS:
-        text = for_widget(text)
-    if channel in PAYLOAD_CHANNELS:
-        dispatcher.utter_message(text=text, buttons=buttons, json_message=payload)
-    else:
-        dispatcher.utter_message(text=text, buttons=buttons)
+    send_payload(dispatcher, channel, for_widget(text) if channel in MARKDOWN_CHANNELS else text, payload, buttons)

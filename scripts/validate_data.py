@@ -1,6 +1,7 @@
 """Runs `rasa data validate` and fails on every warning that matters.
 
-Allowed: responses that no story uses but a custom action sends (found by reading actions/).
+Allowed: responses that no story uses but a custom action sends (found by reading actions/ and the draft
+conversation's core, which chooses the draft's responses), and the `utter_ask_<slot>` responses a form asks with.
 Anything else (unused intents, unknown slots or responses, conflicts) fails the run.
 """
 
@@ -11,13 +12,18 @@ import subprocess
 import sys
 from pathlib import Path
 
+import yaml
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def responses_sent_by_actions() -> set[str]:
     found = set()
-    for path in (ROOT / "actions").glob("*.py"):
+    for path in [*(ROOT / "actions").glob("*.py"), *(ROOT / "priorauth" / "drafts").glob("*.py")]:
         found |= set(re.findall(r"\butter_\w+", path.read_text()))
+    forms = (yaml.safe_load((ROOT / "domain.yml").read_text()) or {}).get("forms") or {}
+    for form in forms.values():
+        found |= {f"utter_ask_{slot}" for slot in form.get("required_slots") or []}
     return found
 
 

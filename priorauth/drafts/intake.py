@@ -2,8 +2,8 @@
 
 `take_answer` reads a message's fields (labelled, or the answer to the field the form asked), saves
 the valid ones, and returns an `Intake`: fields saved, corrections to confirm, errors, warnings, notes
-and the next field to ask. The repository carries the clock and the session factory; the texts the
-user sees about a draft's fields are written here, once.
+and the next field to ask. The repository carries the clock and the session factory; the sentences
+about a draft are in `priorauth.drafts.texts`.
 """
 
 from __future__ import annotations
@@ -17,11 +17,11 @@ from typing import Any
 from sqlalchemy.orm import sessionmaker
 
 from priorauth.dates import read_service_date
-from priorauth.drafts.models import Draft, missing_fields
+from priorauth.drafts.models import Draft, has_value, missing_fields
 from priorauth.drafts.parsing import extract_fields
 from priorauth.drafts.repository import DraftRepository
+from priorauth.drafts.texts import HOSPITAL_SETTING_NOTE, SETTING_FROM_NAME_NOTE, confirmation_line
 from priorauth.drafts.validators import (
-    FIELD_LABELS,
     FIELDS,
     FieldError,
     FieldResults,
@@ -173,7 +173,7 @@ def take_answer(
     intake = save(repo, draft, owner, raw)
     intake.notes = notes + intake.notes
     intake.read = bool(raw)
-    intake.confirm = [name for name in intake.saved if name != expected or _had_value(draft, name)]
+    intake.confirm = [name for name in intake.saved if name != expected or has_value(draft, name)]
     return intake
 
 
@@ -185,10 +185,6 @@ def save(repo: DraftRepository, draft: Draft, owner: str, raw: Mapping[str, Any]
         saved = repo.set_fields(draft.reference, owner, {name: raw[name] for name in results.valid})
     warnings = [w for name in results.valid for w in (saved.warnings or {}).get(name, [])]
     return Intake(saved, draft, saved=list(results.valid), errors=list(results.errors), warnings=warnings)
-
-
-def _had_value(draft: Draft, name: str) -> bool:
-    return getattr(draft, name) not in (None, "", [])
 
 
 def _fits(repo: DraftRepository, name: str, value: str) -> bool:
@@ -248,42 +244,6 @@ def _setting_from_name(raw: dict[str, str], draft: Draft) -> tuple[dict[str, str
     return raw, [SETTING_FROM_NAME_NOTE.format(name=given, setting=kind.replace("_", " "))]
 
 
-# ---------------------------------------------------------------- the texts about fields
-HOSPITAL_SETTING_NOTE = "{name} is a hospital, so the setting is either outpatient hospital or inpatient."
-SETTING_FROM_NAME_NOTE = "{name} is an {setting}, so I've saved that as the setting."
-NOT_GIVEN = "—"
-REASON_GIVEN = "given"
-
-
-def confirmation_value(name: str, value: Any) -> str:
-    """A field's value as a confirmation shows it: the member ID and birth month masked, a reason not shown."""
-    if value in (None, "", []):
-        return NOT_GIVEN
-    if name == "member_id":
-        text = str(value)
-        return "****" + (text[-4:] if len(text) > 4 else "")
-    if name == "member_dob":
-        return f"**/{value.day:02d}/{value.year}"
-    if name == "site_of_care_reason":
-        return f"{len(str(value))} characters"
-    if isinstance(value, date):
-        return value.strftime("%m/%d/%Y")
-    if name == "setting":
-        return str(value).replace("_", " ")
-    if isinstance(value, list):
-        return ", ".join(value)
-    return str(value)
-
-
-def confirmation_line(before: Draft, after: Draft, names: Iterable[str]) -> str:
-    """One line confirming fields: "Date of birth updated (**/05/1961); Ordering provider NPI saved (…)."""
-    parts = []
-    for name in names:
-        verb = "updated" if _had_value(before, name) else "saved"
-        parts.append(f"{FIELD_LABELS[name]} {verb} ({confirmation_value(name, getattr(after, name))})")
-    return "; ".join(parts) + "." if parts else ""
-
-
 # "what more do you need (from me)?", "anything left?": the whole message asks what the draft still lacks.
 _WHATS_LEFT = re.compile(
     r"^\W*(?:(?:ok(?:ay)?|so|and|alright|right)\W+)*(?:"
@@ -299,19 +259,6 @@ _WHATS_LEFT = re.compile(
 def asks_whats_left(text: str) -> bool:
     """Whether a message only asks what the draft still needs."""
     return bool(_WHATS_LEFT.match(text or ""))
-
-
-def missing_line(draft: Draft) -> str:
-    """What a draft still needs, in the order the form asks."""
-    missing = missing_fields(draft)
-    if not missing:
-        return f"Draft request {draft.reference} has everything it needs."
-    count = f"{len(missing)} {plural(len(missing), 'field')}"
-    return f"Draft request {draft.reference} still needs {count}: " + ", ".join(FIELD_LABELS[n] for n in missing) + "."
-
-
-def plural(count: int, word: str) -> str:
-    return word if count == 1 else word + "s"
 
 
 # ---------------------------------------------------------------- starting with what the conversation said
@@ -332,17 +279,6 @@ def named_procedure(factory: sessionmaker, procedure_id: str | None) -> NamedPro
             return None
         rows = session.query(kb.ProcedureCode).filter(kb.ProcedureCode.procedure_id == procedure_id)
         return NamedProcedure(procedure.name, tuple(sorted(row.code for row in rows)))
-
-
-def procedure_line(procedure: NamedProcedure) -> str:
-    """What a draft started for a procedure named in words says about its codes."""
-    if not procedure.codes:
-        return f"This draft is for {procedure.name}: I'll ask for its procedure codes."
-    codes = ", ".join(procedure.codes)
-    return (
-        f"This draft is for {procedure.name}; the codes for it are {codes} (the plan's code list governs). "
-        "I'll ask which one when we get to the procedure codes."
-    )
 
 
 def start_draft_buttons(answer: Answer) -> list[dict[str, str]]:

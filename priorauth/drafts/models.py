@@ -138,7 +138,12 @@ def required_fields(draft: Draft) -> tuple[str, ...]:
 
 def missing_fields(draft: Draft) -> list[str]:
     """The fields still needed, in the order the form asks for them."""
-    return [name for name in required_fields(draft) if getattr(draft, name) in (None, "", [])]
+    return [name for name in required_fields(draft) if not has_value(draft, name)]
+
+
+def has_value(draft: Draft, name: str) -> bool:
+    """Whether a field of the draft is saved (an empty text or list is not)."""
+    return getattr(draft, name) not in (None, "", [])
 
 
 def utc_now() -> datetime:

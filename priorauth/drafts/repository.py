@@ -86,6 +86,25 @@ def display_value(value: Any) -> Any:
     return value
 
 
+def summary_of(draft: Draft) -> dict[str, Any]:
+    """A plain, JSON-ready view of a draft with the member id and birth date masked."""
+    fields = {name: display_value(getattr(draft, name)) for name in FIELDS}
+    fields["member_id"] = mask_member_id(draft.member_id)
+    fields["member_dob"] = mask_dob(draft.member_dob)
+    fields["procedure_codes"] = list(draft.procedure_codes or [])
+    fields["diagnosis_codes"] = list(draft.diagnosis_codes or [])
+    return {
+        "reference": draft.reference,
+        "status": draft.status,
+        "version": draft.version,
+        "fields": fields,
+        "missing": models.missing_fields(draft),
+        "warnings": [w for name in FIELDS for w in (draft.warnings or {}).get(name, [])],
+        "created_at": draft.created_at.isoformat(),
+        "updated_at": draft.updated_at.isoformat(),
+    }
+
+
 class DraftRepository:
     """Drafts of one database; every method runs and commits its own transaction."""
 
@@ -191,22 +210,8 @@ class DraftRepository:
         return models.missing_fields(draft)
 
     def summary(self, draft: Draft) -> dict[str, Any]:
-        """A plain, JSON-ready view of a draft with the member id and birth date masked."""
-        fields = {name: display_value(getattr(draft, name)) for name in FIELDS}
-        fields["member_id"] = mask_member_id(draft.member_id)
-        fields["member_dob"] = mask_dob(draft.member_dob)
-        fields["procedure_codes"] = list(draft.procedure_codes or [])
-        fields["diagnosis_codes"] = list(draft.diagnosis_codes or [])
-        return {
-            "reference": draft.reference,
-            "status": draft.status,
-            "version": draft.version,
-            "fields": fields,
-            "missing": models.missing_fields(draft),
-            "warnings": [w for name in FIELDS for w in (draft.warnings or {}).get(name, [])],
-            "created_at": draft.created_at.isoformat(),
-            "updated_at": draft.updated_at.isoformat(),
-        }
+        """The draft's masked, JSON-ready view (`summary_of`)."""
+        return summary_of(draft)
 
     # -- internals --------------------------------------------------------------------------
 

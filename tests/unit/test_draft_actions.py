@@ -15,8 +15,8 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.exc import OperationalError
 
-from actions import backend, drafts
-from actions.draft_form import ASK_RESPONSES, ValidateDraftForm, is_interruption
+from actions import backend
+from actions.draft_form import ValidateDraftForm
 from actions.drafts import (
     ActionAskCancelDraft,
     ActionCancelDraft,
@@ -27,11 +27,11 @@ from actions.drafts import (
     ActionListDrafts,
     ActionShowDraft,
     ActionStartDraft,
-    repository,
 )
 from priorauth.agent_proof import sign_proof
 from priorauth.db import make_engine, make_session_factory
-from priorauth.drafts.intake import complete_service_date
+from priorauth.drafts.intake import complete_service_date, draft_repository, read_fields
+from priorauth.drafts.messages import is_interruption
 from priorauth.drafts.references import reference_in
 from priorauth.drafts.validators import FIELDS
 from priorauth.kb.loader import load_kb
@@ -47,16 +47,16 @@ ALL_BUT_SITE_OF_CARE = (
 )
 
 
-@pytest.fixture(autouse=True)
-def database(monkeypatch):
+def fixed_clock():  # passed to each action: NOW, a Monday
+    return NOW
+
+
+@pytest.fixture
+def database():
     engine = make_engine("sqlite://")
     upgrade(engine)
     load_kb(engine, KB_DIR, SOURCES_DIR)
-    factory = make_session_factory(engine)
-    monkeypatch.setattr(backend, "_factory", factory)
-    monkeypatch.setattr(drafts, "clock", lambda: NOW)
-    yield factory
-    backend.reset()
+    return make_session_factory(engine)
 
 
 def tracker(
@@ -110,19 +110,20 @@ def responses(messages) -> list[str]:
 
 
 def repo(database):
-    return repository(database)
+    return draft_repository(database, fixed_clock)
 
 
-def start(text="open a new review request", entities=(), sender=SENDER, metadata=None, message_id=None):
+def start(database, text="open a new review request", entities=(), sender=SENDER, metadata=None, message_id=None):
     messages, slots, _ = run(
-        ActionStartDraft(),
+        ActionStartDraft(database, fixed_clock),
         tracker("request_draft", text, entities, sender=sender, metadata=metadata, message_id=message_id),
     )
     return messages, slots
 
 
-def answer(slots: dict, text: str, intent: str = "inform", sender: str = SENDER, **kwargs):
-    messages, new, events = run(ValidateDraftForm(), tracker(intent, text, slots=slots, sender=sender, **kwargs))
+def answer(database, slots: dict, text: str, intent: str = "inform", sender: str = SENDER, clock=fixed_clock, **kwargs):
+    t = tracker(intent, text, slots=slots, sender=sender, **kwargs)
+    messages, new, events = run(ValidateDraftForm(database, clock), t)
     return messages, {**slots, **new}, events
 
 
@@ -132,7 +133,7 @@ def test_a_request_opens_a_draft_prefilled_from_its_code_and_setting(database):
         {"entity": "cpt_code", "value": "63030", "start": 18, "end": 23},
         {"entity": "setting", "value": "outpatient_hospital", "start": 31, "end": 39},
     ]
-    messages, slots = start("start a draft for 63030 at the hospital", entities)
+    messages, slots = start(database, "start a draft for 63030 at the hospital", entities)
     draft = repo(database).get(slots["draft_reference"], SENDER)
     assert draft.procedure_codes == ["63030"] and draft.setting == "outpatient_hospital"
     assert responses(messages)[:2] == ["utter_draft_started", "utter_draft_prefilled"]
@@ -143,9 +144,11 @@ def test_a_request_opens_a_draft_prefilled_from_its_code_and_setting(database):
     assert slots["cpt_code"] == "63030"  # a question asked next knows the procedure
 
 
-def test_a_procedure_named_in_words_gives_the_outlook_before_any_code():
+def test_a_procedure_named_in_words_gives_the_outlook_before_any_code(database):
     messages, slots = start(
-        "I want to request auth for a total knee", [{"entity": "procedure", "value": "total_knee_replacement"}]
+        database,
+        "I want to request auth for a total knee",
+        [{"entity": "procedure", "value": "total_knee_replacement"}],
     )
     outlook = texts(messages)
     assert "Total knee replacement needs AIM pre-service review" in outlook
@@ -157,15 +160,17 @@ def test_a_procedure_named_in_words_gives_the_outlook_before_any_code():
 
 
 def test_labelled_fields_of_the_request_are_saved_and_an_unknown_code_is_kept_with_a_note(database):
-    messages, slots = start("new request, member id XYZ98765, CPT 99999", [{"entity": "cpt_code", "value": "99999"}])
+    messages, slots = start(
+        database, "new request, member id XYZ98765, CPT 99999", [{"entity": "cpt_code", "value": "99999"}]
+    )
     draft = repo(database).get(slots["draft_reference"], SENDER)
     assert draft.member_id == "XYZ98765" and draft.procedure_codes == ["99999"]
     assert "utter_draft_warning" in responses(messages)
     assert "99999 is not in my knowledge base" in texts(messages)
 
 
-def test_a_request_with_nothing_known_says_nothing_about_the_rules():
-    messages, slots = start()
+def test_a_request_with_nothing_known_says_nothing_about_the_rules(database):
+    messages, slots = start(database)
     assert responses(messages) == ["utter_draft_started"] and not texts(messages)
     assert slots["draft_open"] is True
 
@@ -176,8 +181,8 @@ def form_slots(slots: dict, requested: str = "draft_member_id") -> dict:
 
 
 def test_several_fields_in_one_message_are_all_saved(database):
-    _, slots = start()
-    messages, slots, _ = answer(form_slots(slots), ALL_BUT_SITE_OF_CARE)
+    _, slots = start(database)
+    messages, slots, _ = answer(database, form_slots(slots), ALL_BUT_SITE_OF_CARE)
     draft = repo(database).get(slots["draft_reference"], SENDER)
     assert draft.status == "ready" and draft.date_of_service == date(2026, 12, 1)
     assert slots["requested_slot"] is None  # nothing left: the form ends
@@ -186,8 +191,8 @@ def test_several_fields_in_one_message_are_all_saved(database):
 
 
 def test_an_unlabelled_answer_fills_the_requested_field_and_the_next_missing_is_asked(database):
-    _, slots = start()
-    _, slots, _ = answer(form_slots(slots), MEMBER_ID)
+    _, slots = start(database)
+    _, slots, _ = answer(database, form_slots(slots), MEMBER_ID)
     assert repo(database).get(slots["draft_reference"], SENDER).member_id == MEMBER_ID
     assert slots["requested_slot"] == "draft_member_dob"
 
@@ -206,9 +211,11 @@ def test_an_unlabelled_answer_fills_the_requested_field_and_the_next_missing_is_
     ],
 )
 def test_an_invalid_answer_gets_its_own_message_is_not_stored_and_is_asked_again(database, requested, text, message):
-    _, slots = start()
-    _, slots, _ = answer(form_slots(slots), "facility Mercy West")  # an earlier answer (its name says no setting)
-    messages, slots, events = answer(form_slots(slots, requested), text)
+    _, slots = start(database)
+    _, slots, _ = answer(
+        database, form_slots(slots), "facility Mercy West"
+    )  # an earlier answer (its name says no setting)
+    messages, slots, events = answer(database, form_slots(slots, requested), text)
     assert responses(messages) == ["utter_draft_field_invalid"]
     assert messages[0]["error"].startswith(message)
     assert slots["requested_slot"] == requested and slots[requested] is None
@@ -220,8 +227,8 @@ def test_an_invalid_answer_gets_its_own_message_is_not_stored_and_is_asked_again
 
 
 def test_with_several_fields_the_valid_ones_are_saved_and_only_the_invalid_one_asked_again(database):
-    _, slots = start()
-    messages, slots, _ = answer(form_slots(slots), f"member id {MEMBER_ID}, dob 3/4/1960, NPI 1234567890")
+    _, slots = start(database)
+    messages, slots, _ = answer(database, form_slots(slots), f"member id {MEMBER_ID}, dob 3/4/1960, NPI 1234567890")
     draft = repo(database).get(slots["draft_reference"], SENDER)
     assert draft.member_id == MEMBER_ID and draft.member_dob == date(1960, 3, 4) and draft.ordering_npi is None
     assert "got 1234567890" in next(m for m in messages if m["response"] == "utter_draft_field_invalid")["error"]
@@ -230,11 +237,11 @@ def test_with_several_fields_the_valid_ones_are_saved_and_only_the_invalid_one_a
 
 
 def test_a_correction_mid_form_changes_the_saved_field(database):
-    _, slots = start()
-    _, slots, _ = answer(form_slots(slots), ALL_BUT_SITE_OF_CARE.replace(", DOS 12/1/2026", ""))
+    _, slots = start(database)
+    _, slots, _ = answer(database, form_slots(slots), ALL_BUT_SITE_OF_CARE.replace(", DOS 12/1/2026", ""))
     assert slots["requested_slot"] == "draft_date_of_service"
     _, slots, _ = answer(
-        form_slots(slots, "draft_date_of_service"), "actually the member id is XYZ55555", "change_draft"
+        database, form_slots(slots, "draft_date_of_service"), "actually the member id is XYZ55555", "change_draft"
     )
     draft = repo(database).get(slots["draft_reference"], SENDER)
     assert draft.member_id == "XYZ55555"
@@ -242,28 +249,29 @@ def test_a_correction_mid_form_changes_the_saved_field(database):
 
 
 def test_an_outpatient_hospital_asks_for_the_site_of_care_reason_and_other_settings_do_not(database):
-    _, slots = start()
+    _, slots = start(database)
     hospital = ALL_BUT_SITE_OF_CARE.replace("setting ASC", "setting outpatient hospital")
-    messages, slots, _ = answer(form_slots(slots), hospital)
+    messages, slots, _ = answer(database, form_slots(slots), hospital)
     assert slots["requested_slot"] == "draft_site_of_care_reason"
     assert "In an outpatient hospital, certain musculoskeletal procedures also get a site-of-care review" in texts(
         messages
     )
     reason = "Severe sleep apnea: needs overnight monitoring after surgery"
-    _, slots, _ = answer(form_slots(slots, "draft_site_of_care_reason"), reason, "ask_site_of_care")
+    _, slots, _ = answer(database, form_slots(slots, "draft_site_of_care_reason"), reason, "ask_site_of_care")
     draft = repo(database).get(slots["draft_reference"], SENDER)
     assert draft.site_of_care_reason == reason and draft.status == "ready"
     assert slots["requested_slot"] is None and slots["draft_site_of_care_reason"] == "given"
 
 
 def test_a_question_mid_form_rejects_the_form_and_the_form_resumes_afterwards(database):
-    _, slots = start()
-    _, slots, _ = answer(form_slots(slots), f"member id {MEMBER_ID}")
+    _, slots = start(database)
+    _, slots, _ = answer(database, form_slots(slots), f"member id {MEMBER_ID}")
     messages, _, events = answer(
-        form_slots(slots, "draft_member_dob"), "wait, how long is the approval good for?", "ask_validity"
+        database, form_slots(slots, "draft_member_dob"), "wait, how long is the approval good for?", "ask_validity"
     )
     assert events == [] and messages == []  # nothing saved, nothing said: the rules take over
     messages, resumed, _ = answer(
+        database,
         form_slots(slots, "draft_member_dob"),
         "wait, how long is the approval good for?",
         "ask_validity",
@@ -308,22 +316,23 @@ def test_a_question_mid_form_rejects_the_form_and_the_form_resumes_afterwards(da
     ],
 )
 def test_questions_and_commands_interrupt_the_form_answers_do_not(database, intent, text, expected, interrupts):
-    t = tracker(intent, text, slots={"requested_slot": expected})
     field = expected.removeprefix("draft_")
-    raw = drafts.read_fields(text, NOW.date(), expected=field)
-    assert is_interruption(t, text, field, raw, repository(database)) is interrupts
+    raw = read_fields(text, NOW.date(), expected=field)
+    assert is_interruption(intent, text, field, raw, repo(database).validation_context()) is interrupts
 
 
 # ---------------------------------------------------------------- summary, change, resume
 def filled(database, text=ALL_BUT_SITE_OF_CARE, sender=SENDER):
-    _, slots = start(sender=sender)
-    _, slots, _ = answer(form_slots(slots), text, sender=sender)
+    _, slots = start(database, sender=sender)
+    _, slots, _ = answer(database, form_slots(slots), text, sender=sender)
     return slots
 
 
 def test_the_summary_masks_the_member_id_and_birth_date(database):
     slots = filled(database)
-    messages, shown, _ = run(ActionShowDraft(), tracker("show_draft", "what's my draft?", slots=slots))
+    messages, shown, _ = run(
+        ActionShowDraft(database, fixed_clock), tracker("show_draft", "what's my draft?", slots=slots)
+    )
     details = messages[0]["details"]
     assert messages[0]["response"] == "utter_draft_summary" and messages[0]["status"] == "ready to export"
     assert "Member ID: ****6789" in details and "Date of birth: **/**/1960" in details
@@ -332,9 +341,11 @@ def test_the_summary_masks_the_member_id_and_birth_date(database):
 
 
 def test_a_new_session_finds_the_latest_open_draft_and_continues_the_form(database):
-    _, slots = start()
-    answer(form_slots(slots), f"member id {MEMBER_ID}")
-    messages, shown, _ = run(ActionShowDraft(), tracker("show_draft", "where was I"))  # no slots: a new session
+    _, slots = start(database)
+    answer(database, form_slots(slots), f"member id {MEMBER_ID}")
+    messages, shown, _ = run(
+        ActionShowDraft(database, fixed_clock), tracker("show_draft", "where was I")
+    )  # no slots: a new session
     assert shown["draft_reference"] == slots["draft_reference"] and shown["draft_open"] is True
     assert "Still needed: Date of birth" in messages[0]["details"]
 
@@ -342,7 +353,8 @@ def test_a_new_session_finds_the_latest_open_draft_and_continues_the_form(databa
 def test_change_the_date_of_service_without_a_year_takes_its_next_occurrence(database):
     slots = filled(database)
     messages, changed, _ = run(
-        ActionChangeDraft(), tracker("change_draft", "change the date of service to 3/4", slots=slots)
+        ActionChangeDraft(database, fixed_clock),
+        tracker("change_draft", "change the date of service to 3/4", slots=slots),
     )
     assert repo(database).get(slots["draft_reference"], SENDER).date_of_service == date(2027, 3, 4)
     assert messages[0]["response"] == "utter_draft_updated"
@@ -352,7 +364,9 @@ def test_change_the_date_of_service_without_a_year_takes_its_next_occurrence(dat
 
 def test_an_invalid_change_is_refused_and_the_old_value_kept(database):
     slots = filled(database)
-    messages, _, _ = run(ActionChangeDraft(), tracker("change_draft", "update the NPI to 1234567890", slots=slots))
+    messages, _, _ = run(
+        ActionChangeDraft(database, fixed_clock), tracker("change_draft", "update the NPI to 1234567890", slots=slots)
+    )
     assert responses(messages) == ["utter_draft_field_invalid"]
     assert repo(database).get(slots["draft_reference"], SENDER).ordering_npi == "1234567893"
 
@@ -360,23 +374,28 @@ def test_an_invalid_change_is_refused_and_the_old_value_kept(database):
 def test_changing_the_setting_to_a_hospital_reopens_the_form_for_the_reason(database):
     slots = filled(database)
     messages, changed, _ = run(
-        ActionChangeDraft(), tracker("change_draft", "change the setting to outpatient hospital", slots=slots)
+        ActionChangeDraft(database, fixed_clock),
+        tracker("change_draft", "change the setting to outpatient hospital", slots=slots),
     )
     assert changed["draft_open"] is True and "also get a site-of-care review" in texts(messages)
-    messages, changed, _ = run(ActionChangeDraft(), tracker("change_draft", "setting ASC", slots={**slots, **changed}))
+    messages, changed, _ = run(
+        ActionChangeDraft(database, fixed_clock), tracker("change_draft", "setting ASC", slots={**slots, **changed})
+    )
     assert "Outside an outpatient hospital it needs no additional site-of-care review." in texts(messages)
 
 
 # ---------------------------------------------------------------- cancel, list, export
 def test_cancel_asks_first_then_cancels_only_when_confirmed(database):
     slots = filled(database)
-    messages, asked, _ = run(ActionAskCancelDraft(), tracker("cancel_draft", "cancel it", slots=slots))
+    messages, asked, _ = run(
+        ActionAskCancelDraft(database, fixed_clock), tracker("cancel_draft", "cancel it", slots=slots)
+    )
     assert messages[0]["response"] == "utter_draft_ask_cancel"
     assert repo(database).get(slots["draft_reference"], SENDER).status == "ready"
     slots = {**slots, **asked}
-    messages, kept, _ = run(ActionKeepDraft(), tracker("deny", "no", slots=slots))
+    messages, kept, _ = run(ActionKeepDraft(database, fixed_clock), tracker("deny", "no", slots=slots))
     assert messages[0]["response"] == "utter_draft_kept" and kept["draft_reference"] == slots["draft_reference"]
-    messages, cancelled, _ = run(ActionCancelDraft(), tracker("affirm", "yes", slots=slots))
+    messages, cancelled, _ = run(ActionCancelDraft(database, fixed_clock), tracker("affirm", "yes", slots=slots))
     assert messages[0]["response"] == "utter_draft_cancelled"
     assert repo(database).get(slots["draft_reference"], SENDER).status == "cancelled"
     assert cancelled["draft_reference"] is None and cancelled["draft_member_id"] is None
@@ -384,8 +403,8 @@ def test_cancel_asks_first_then_cancels_only_when_confirmed(database):
 
 def test_list_shows_the_owners_drafts_only(database):
     mine = filled(database)["draft_reference"]
-    start(sender="someone-else")
-    messages, _, _ = run(ActionListDrafts(), tracker("list_drafts", "show my drafts"))
+    start(database, sender="someone-else")
+    messages, _, _ = run(ActionListDrafts(database, fixed_clock), tracker("list_drafts", "show my drafts"))
     assert mine in messages[0]["drafts"] and "ready to export, 27447" in messages[0]["drafts"]
     assert messages[0]["drafts"].count("DR-") == 1
 
@@ -393,17 +412,20 @@ def test_list_shows_the_owners_drafts_only(database):
 def test_a_reference_named_in_a_list_request_is_that_draft_for_its_owner_only(database):
     mine = filled(database)["draft_reference"]
     text = f"show draft {mine}"
-    messages, _, _ = run(ActionListDrafts(), tracker("list_drafts", text, sender="someone-else"))
+    messages, _, _ = run(ActionListDrafts(database, fixed_clock), tracker("list_drafts", text, sender="someone-else"))
     assert responses(messages) == ["utter_draft_not_yours"] and messages[0]["reference"] == mine
-    messages, _, _ = run(ActionListDrafts(), tracker("list_drafts", text))
+    messages, _, _ = run(ActionListDrafts(database, fixed_clock), tracker("list_drafts", text))
     assert mine in json.dumps(messages) and "utter_draft_list" not in responses(messages)
 
 
 @pytest.mark.parametrize("intent", ["nlu_fallback", "out_of_scope"])
-def test_a_reference_the_classifier_did_not_read_still_shows_that_draft_to_its_owner_only(database, intent):
+def test_a_reference_the_classifier_did_not_read_still_shows_that_draft_to_its_owner_only(
+    database, intent, monkeypatch
+):
     # The fallback is where a misread "show me DR-…" ends; it must not ask to rephrase.
     from actions.fallback import ActionFallback
 
+    monkeypatch.setattr(backend, "_factory", database)  # the fallback's draft lookup uses the action server's own
     mine = filled(database)["draft_reference"]
     text = f"show me {mine.lower()}"
     messages, _, _ = run(ActionFallback(), tracker(intent, text, sender="someone-else"))
@@ -414,25 +436,31 @@ def test_a_reference_the_classifier_did_not_read_still_shows_that_draft_to_its_o
 
 def test_export_of_a_ready_draft_returns_the_pas_bundle_in_the_payload(database):
     slots = filled(database)
-    messages, _, _ = run(ActionExportDraft(), tracker("export_draft", "export the draft", slots=slots))
+    messages, _, _ = run(
+        ActionExportDraft(database, fixed_clock), tracker("export_draft", "export the draft", slots=slots)
+    )
     assert messages[0]["response"] == "utter_draft_exported"
     bundle = messages[0]["custom"]["bundle"]
     claim = bundle["entry"][0]["resource"]
     assert bundle["resourceType"] == "Bundle" and claim["use"] == "preauthorization"
-    widget, _, _ = run(ActionExportDraft(), tracker("export_draft", "export", slots=slots, channel="socketio"))
+    widget, _, _ = run(
+        ActionExportDraft(database, fixed_clock), tracker("export_draft", "export", slots=slots, channel="socketio")
+    )
     assert widget[0]["response"] == "utter_draft_export_elsewhere" and not widget[0].get("custom")
 
 
 def test_export_of_an_incomplete_draft_says_what_is_missing(database):
-    _, slots = start()
-    messages, _, _ = run(ActionExportDraft(), tracker("export_draft", "export the draft", slots=slots))
+    _, slots = start(database)
+    messages, _, _ = run(
+        ActionExportDraft(database, fixed_clock), tracker("export_draft", "export the draft", slots=slots)
+    )
     assert messages[0]["response"] == "utter_draft_not_ready"
     assert messages[0]["missing"].startswith("Member ID, Date of birth, Ordering provider NPI")
 
 
 def test_the_form_completing_says_the_draft_is_ready(database):
     slots = filled(database)
-    messages, done, _ = run(ActionDraftComplete(), tracker("inform", "DOS 12/1/2026", slots=slots))
+    messages, done, _ = run(ActionDraftComplete(database, fixed_clock), tracker("inform", "DOS 12/1/2026", slots=slots))
     assert messages[0]["response"] == "utter_draft_complete" and done["draft_open"] is False
 
 
@@ -448,7 +476,9 @@ def test_the_form_completing_says_the_draft_is_ready(database):
 )
 def test_another_conversation_can_neither_read_nor_change_a_draft(database, action, intent, text):
     reference = filled(database)["draft_reference"]
-    messages, _, _ = run(action(), tracker(intent, text.format(ref=reference.lower()), sender="intruder"))
+    messages, _, _ = run(
+        action(database, fixed_clock), tracker(intent, text.format(ref=reference.lower()), sender="intruder")
+    )
     assert responses(messages) == ["utter_draft_not_yours"] and messages[0]["reference"] == reference
     assert "6789" not in str(messages) and "27447" not in str(messages)
     assert repo(database).get(reference, SENDER).date_of_service == date(2026, 12, 1)
@@ -465,13 +495,13 @@ def proved(agent_id="7", sender=AGENT_SENDER, message_id="m-1", secret=CHANNEL_S
 
 def test_a_message_the_agent_channel_proved_is_owned_by_the_agent(database, monkeypatch):
     monkeypatch.setenv("PRIORAUTH_AGENT_CHANNEL_SECRET", CHANNEL_SECRET)
-    _, slots = start(sender=AGENT_SENDER, metadata=proved(), message_id="m-1")
+    _, slots = start(database, sender=AGENT_SENDER, metadata=proved(), message_id="m-1")
     reference = slots["draft_reference"]
     assert repo(database).get(reference, "agent:7").owner == "agent:7"
     # The same agent in another panel session sees it; a provider's conversation does not.
     other_session = "agent:7:panel-2"
     messages, _, _ = run(
-        ActionShowDraft(),
+        ActionShowDraft(database, fixed_clock),
         tracker(
             "show_draft",
             f"show {reference}",
@@ -481,7 +511,7 @@ def test_a_message_the_agent_channel_proved_is_owned_by_the_agent(database, monk
         ),
     )
     assert responses(messages) == ["utter_draft_summary"]
-    messages, _, _ = run(ActionShowDraft(), tracker("show_draft", f"show {reference}"))
+    messages, _, _ = run(ActionShowDraft(database, fixed_clock), tracker("show_draft", f"show {reference}"))
     assert responses(messages) == ["utter_draft_not_yours"]
 
 
@@ -499,7 +529,7 @@ def test_a_message_the_agent_channel_proved_is_owned_by_the_agent(database, monk
 )
 def test_an_agent_id_the_channel_did_not_prove_gives_no_agent_rights(database, monkeypatch, sender, metadata, owner):
     monkeypatch.setenv("PRIORAUTH_AGENT_CHANNEL_SECRET", CHANNEL_SECRET)
-    _, slots = start(sender=sender, metadata=metadata, message_id="m-1")
+    _, slots = start(database, sender=sender, metadata=metadata, message_id="m-1")
     assert repo(database).get(slots["draft_reference"], owner).owner == owner
 
 
@@ -521,36 +551,45 @@ def test_a_date_of_service_without_a_year_is_its_next_occurrence(raw, expected):
     assert complete_service_date(raw, NOW.date()) == expected
 
 
-def test_a_date_of_service_before_the_program_started_is_refused(database, monkeypatch):
-    monkeypatch.setattr(drafts, "clock", lambda: datetime(2020, 10, 1, 15, 0, tzinfo=timezone.utc))
-    _, slots = start()
-    messages, slots, _ = answer(form_slots(slots, "draft_procedure_codes"), "CPT 28285, DOS 10/15/2020")
+def test_a_date_of_service_before_the_program_started_is_refused(database):
+    _, slots = start(database)
+    in_2020 = lambda: datetime(2020, 10, 1, 15, 0, tzinfo=timezone.utc)  # noqa: E731
+    messages, slots, _ = answer(
+        database, form_slots(slots, "draft_procedure_codes"), "CPT 28285, DOS 10/15/2020", clock=in_2020
+    )
     assert "on or after 2020-11-01" in messages[0]["error"]  # small joint surgery began Nov 1, 2020
     assert slots["requested_slot"] == "draft_date_of_service"
 
 
-def test_a_storage_failure_gets_a_clear_reply_and_keeps_the_form_on_its_field(monkeypatch):
-    def broken():
-        raise OperationalError("select 1", {}, Exception("database is down"))
+class BrokenDatabase:
+    """A session factory whose database is down: every session and transaction fails to connect."""
 
-    monkeypatch.setattr(backend, "session_factory", broken)
-    messages, slots, events = answer({"requested_slot": "draft_member_dob"}, "3/4/1960")
+    def __init__(self, detail: str = "database is down") -> None:
+        self.detail = detail
+
+    def __call__(self):
+        raise OperationalError("select 1", {}, Exception(self.detail))
+
+    begin = __call__
+
+
+def test_a_storage_failure_gets_a_clear_reply_and_keeps_the_form_on_its_field():
+    broken = BrokenDatabase()
+    messages, slots, events = answer(broken, {"requested_slot": "draft_member_dob"}, "3/4/1960")
     assert responses(messages) == ["utter_service_unavailable"] and slots["requested_slot"] == "draft_member_dob"
-    messages, slots, _ = run(ActionStartDraft(), tracker("request_draft", "new request"))
+    messages, slots, _ = run(ActionStartDraft(broken, fixed_clock), tracker("request_draft", "new request"))
     assert responses(messages) == ["utter_service_unavailable"] and slots == {"draft_open": False}
 
 
-def test_no_field_value_or_message_text_reaches_the_logs(database, caplog, monkeypatch):
+def test_no_field_value_or_message_text_reaches_the_logs(database, caplog):
     caplog.set_level(logging.DEBUG)
-    _, slots = start(f"new request, member id {MEMBER_ID}")
-    answer(form_slots(slots, "draft_member_dob"), "dob 3/4/1960, NPI 1234567890")
-    run(ActionShowDraft(), tracker("show_draft", "what's my draft?", slots=slots))
+    _, slots = start(database, f"new request, member id {MEMBER_ID}")
+    answer(database, form_slots(slots, "draft_member_dob"), "dob 3/4/1960, NPI 1234567890")
+    run(ActionShowDraft(database, fixed_clock), tracker("show_draft", "what's my draft?", slots=slots))
 
-    def broken():
-        raise OperationalError("select 1", {}, Exception(f"member {MEMBER_ID}"))
-
-    monkeypatch.setattr(backend, "session_factory", broken)
-    answer({"requested_slot": "draft_member_dob"}, f"dob 3/4/1960 for {MEMBER_ID}")
+    answer(
+        BrokenDatabase(f"member {MEMBER_ID}"), {"requested_slot": "draft_member_dob"}, f"dob 3/4/1960 for {MEMBER_ID}"
+    )
     assert caplog.records  # the failure was logged …
     for needle in (MEMBER_ID, "1960", "1234567890"):
         assert needle not in caplog.text  # … without what the user typed
@@ -559,9 +598,8 @@ def test_no_field_value_or_message_text_reaches_the_logs(database, caplog, monke
 def test_every_field_has_a_slot_an_ask_response_and_a_place_in_the_form():
     domain = yaml.safe_load(Path(ROOT / "domain.yml").read_text())
     assert domain["forms"]["draft_form"]["required_slots"] == [f"draft_{name}" for name in FIELDS]
-    assert set(ASK_RESPONSES) == set(FIELDS)
-    for name in FIELDS:
-        assert f"draft_{name}" in domain["slots"] and ASK_RESPONSES[name] in domain["responses"]
+    for name in FIELDS:  # the form asks each with `utter_ask_<slot>`, which Rasa finds by name
+        assert f"draft_{name}" in domain["slots"] and f"utter_ask_draft_{name}" in domain["responses"]
     assert domain["slots"]["draft_open"]["influence_conversation"] is True
 
 
@@ -588,8 +626,8 @@ def test_the_cli_exports_a_ready_draft_for_its_owner_only(tmp_path, capsys):
     url = f"sqlite:///{tmp_path / 'drafts.db'}"
     engine = make_engine(url)
     upgrade(engine)
-    complete = drafts.read_fields(ALL_BUT_SITE_OF_CARE, NOW.date())
-    draft = repository(make_session_factory(engine)).open(SENDER, complete)
+    complete = read_fields(ALL_BUT_SITE_OF_CARE, NOW.date())
+    draft = repo(make_session_factory(engine)).open(SENDER, complete)
     engine.dispose()
 
     assert cli.main(["export", draft.reference.lower(), "--owner", SENDER, "--database-url", url]) == 0

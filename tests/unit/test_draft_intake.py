@@ -13,15 +13,14 @@ from priorauth.db import make_engine, make_session_factory
 from priorauth.drafts.intake import (
     asks_whats_left,
     codes_in,
-    confirmation_value,
     draft_repository,
-    missing_line,
     named_procedure,
     read_fields,
     setting_in_name,
     start_draft_buttons,
     take_answer,
 )
+from priorauth.drafts.texts import confirmation_value, missing_line
 from priorauth.kb.loader import load_kb
 from priorauth.kb.results import Answer, Status
 from priorauth.schema import upgrade
