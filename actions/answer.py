@@ -17,7 +17,6 @@ from actions.clarify import ask_for_subject, ask_which_procedure
 from actions.context import context_from
 from priorauth.answering import answer_for, needs_choice, needs_subject, topic_for
 from priorauth.drafts.intake import start_draft_buttons
-from priorauth.kb.queries import PLAN_LABELS
 from priorauth.nlu.cues import outside_sources, service_asked_about
 from priorauth.render import asker_of, for_widget, render, render_full
 
@@ -153,6 +152,9 @@ def send(
 def plan_buttons(answer) -> list[dict]:
     """One button per plan the answer differs by; a click informs the plan and the question is answered again."""
     return [
-        {"title": PLAN_BUTTON_TITLES.get(plan, PLAN_LABELS[plan]), "payload": "/inform" + json.dumps({"plan": plan})}
+        {
+            "title": PLAN_BUTTON_TITLES.get(plan) or answer.data.get("plan_names", {}).get(plan, plan),
+            "payload": "/inform" + json.dumps({"plan": plan}),
+        }
         for plan in answer.data.get("plan_choices") or []
     ]

@@ -427,7 +427,7 @@ def test_upgrade_at_head_is_a_no_op(database_url, engine, repo):
     reference = repo.open(OWNER, {"member_id": MEMBER_ID}).reference
     upgrade(database_url)
     with engine.connect() as connection:
-        assert connection.execute(text("SELECT version_num FROM alembic_version")).all() == [("0001_drafts",)]
+        assert connection.execute(text("SELECT version_num FROM alembic_version")).all() == [("0002_kb_meanings",)]
     assert repo.get(reference, OWNER).member_id == MEMBER_ID
 
 
@@ -439,6 +439,6 @@ def test_upgrade_adopts_tables_made_by_create_all(tmp_path):
         upgrade(url)
         with engine.connect() as connection:
             version = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
-        assert version == "0001_drafts"
+        assert version == "0002_kb_meanings"
     finally:
         engine.dispose()
