@@ -10,7 +10,6 @@ from sqlalchemy.orm import Session
 
 from priorauth.answering import family_candidates
 from priorauth.kb import models as m
-from priorauth.kb.queries import PLAN_LABELS
 from priorauth.kb.results import Answer
 
 PLAN_BUTTON_TITLES = {"anthem_blue_cross": "Anthem Blue Cross (California)"}
@@ -44,9 +43,10 @@ def procedure_choice(session: Session, families: list[str], topic: str) -> Proce
 
 
 def plan_buttons(answer: Answer) -> list[dict[str, str]]:
-    """One button per plan the answer differs by."""
+    """One button per plan the answer differs by, named as the knowledge base names it."""
+    names = answer.data.get("plan_names") or {}
     return [
-        inform_button(PLAN_BUTTON_TITLES.get(plan, PLAN_LABELS[plan]), {"plan": plan})
+        inform_button(PLAN_BUTTON_TITLES.get(plan) or names.get(plan, plan), {"plan": plan})
         for plan in answer.data.get("plan_choices") or []
     ]
 

@@ -26,13 +26,6 @@ AGENT_BUDGET = 400
 TERSE_WORDS = 5
 SUPPORTING_FACTS = 3
 SOURCE_ROOM = 80  # a Source line with one source
-SHORT_TITLES = {
-    "000": "Anthem Blue Cross notice, Nov 2020",
-    "001": "Anthem BCBS notice, Aug 2020",
-    "002": "AIM Musculoskeletal Program FAQ",
-    "003": "AIM Rehabilitation Program",
-    "004": "Anthem Maine Provider News, May 2020",
-}
 
 HEADLINES = {
     Status.REVIEW_REQUIRED: "Yes: {subject} needs AIM pre-service review ({program}).",
@@ -175,7 +168,8 @@ def for_widget(text: str) -> str:
 
 
 def source_line(answer: Answer, items=None) -> str:
-    """`Source: <short title> (<file>)` for each source of ``items`` (facts or contacts; default: the answer's)."""
+    """`Source: <short title> (<file>)` for each source of ``items`` (facts or contacts; default: the answer's);
+    the short title is the source record's (data/authorization/sources.yml)."""
     if items is None:
         cites = [c for item in [*answer.facts, *answer.contacts] for c in item.citations]
     else:
@@ -183,7 +177,7 @@ def source_line(answer: Answer, items=None) -> str:
         cites = [item.citations[0] for item in items if item.citations] or answer.citations[:1]
     files: dict[str, str] = {}
     for c in sorted(cites, key=lambda c: c.source_id):
-        files.setdefault(c.source_id, f"{SHORT_TITLES.get(c.source_id, c.title)} ({c.file})")
+        files.setdefault(c.source_id, f"{c.short_title or c.title} ({c.file})")
     return "Source: " + "; ".join(files.values()) if files else ""
 
 
@@ -465,8 +459,8 @@ def _short_list(answer: Answer) -> list[Shown]:
     if answer.topic == "program_services" and not names:
         # A program the sources name without a list of procedures: what they say of it, with its source.
         first = answer.facts[0] if answer.facts else None
-        source = first.citations[0].source_id if first and first.citations else None
-        where = f" (listed in the {SHORT_TITLES[source]})" if source in SHORT_TITLES else ""
+        source = first.citations[0] if first and first.citations else None
+        where = f" (listed in the {source.short_title})" if source and source.short_title else ""
         examples = answer.data.get("examples") or []
         text = f"AIM reviews {answer.program_name or 'this program'}{where}"
         text += f", for example {', '.join(examples)}" if examples else ""
@@ -482,7 +476,7 @@ def _short_list(answer: Answer) -> list[Shown]:
 
 
 def _short_name(name: str) -> str:
-    """A program's name without its parenthesis: "Joint surgery (including all associated revision surgeries)"."""
+    """A program's name without its parenthesis: "Joint surgery (including ... surgeries)" -> "Joint surgery"."""
     return re.sub(r"\s*\(.*?\)", "", name).strip()
 
 
@@ -645,7 +639,8 @@ def _route_lines(answer: Answer) -> list[str]:
 def _scope_suffix(fact: Fact) -> str:
     if (
         fact.scope
-        and fact.scope.plan not in (None, "any_plan", "anthem")
+        and fact.scope.plan is not None
+        and not fact.scope.covers  # a plan's own scope, not "any Anthem plan" or "not specific to a plan"
         and fact.kind in ("scope", "reason", "date", "rule", "exclusion", "inclusion")
     ):
         return f" [scope: {fact.scope.label()}]"

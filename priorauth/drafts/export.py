@@ -10,10 +10,9 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from priorauth.config import Settings
 from priorauth.drafts.models import Draft, missing_fields
 from priorauth.kb.settings import place_of_service
-
-DEFAULT_INSURER = "Anthem (via AIM Specialty Health)"
 
 NPI_SYSTEM = "http://hl7.org/fhir/sid/us-npi"
 TAX_ID_SYSTEM = "urn:oid:2.16.840.1.113883.4.4"
@@ -49,8 +48,10 @@ class DraftNotReady(ValueError):
         self.missing = missing
 
 
-def to_pas_bundle(draft: Draft, insurer_name: str = DEFAULT_INSURER) -> dict[str, Any]:
-    """A FHIR R4 collection Bundle with the Claim first, then every resource it references."""
+def to_pas_bundle(draft: Draft, insurer_name: str | None = None) -> dict[str, Any]:
+    """A FHIR R4 collection Bundle with the Claim first, then every resource it references; the insurer is
+    ``insurer_name`` or the configured one (PRIORAUTH_INSURER_NAME)."""
+    insurer_name = insurer_name or Settings.from_env().insurer_name
     if draft.status != "ready" or missing_fields(draft):
         raise DraftNotReady(draft.reference, missing_fields(draft))
     urls = {name: _url(draft, name) for name in _RESOURCE_NAMES}

@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from datetime import date, datetime, tzinfo
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
+from priorauth.config import Settings
 from priorauth.drafts import models
 from priorauth.drafts.models import Draft, DraftEvent, utc_now
 from priorauth.drafts.references import new_reference, normalize_reference
@@ -22,9 +22,6 @@ from priorauth.drafts.validators import (
     validate_fields,
 )
 from priorauth.logfilter import mask_member_id
-
-# Where the users are: "today" for a date of service is their day, not UTC's.
-DEFAULT_ZONE = ZoneInfo("America/New_York")
 
 
 class DraftError(Exception):
@@ -115,13 +112,14 @@ class DraftRepository:
         *,
         known_code: KnownCode | None = None,
         earliest_service_date: date | None = None,
-        zone: tzinfo = DEFAULT_ZONE,
+        zone: tzinfo | None = None,
     ) -> None:
         self._sessions = session_factory
         self._clock = clock
         self._known_code = known_code
         self._earliest = earliest_service_date
-        self._zone = zone
+        # Where the users are (PRIORAUTH_TIME_ZONE): "today" for a date of service is their day, not UTC's.
+        self._zone = zone or Settings.from_env().zone
 
     def today(self) -> date:
         """Today where the users are (a UTC date would run ahead in a US evening)."""

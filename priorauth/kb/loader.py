@@ -62,12 +62,19 @@ def records_for(data: KBData):  # noqa: C901 - one mapping per section, kept tog
             id=r["id"],
             file=r["file"],
             title=r["title"],
+            short_title=r["short_title"],
             publisher=r["publisher"],
             published=r.get("published"),
             plan=r["plan"],
         )
     for r in data.get("plans"):
-        yield m.Plan(id=r["id"], name=r["name"], region=r.get("region"))
+        yield m.Plan(
+            id=r["id"],
+            name=r["name"],
+            short_name=r.get("short_name"),
+            region=r.get("region"),
+            covers=r.get("covers") or [],
+        )
         yield from _aliases("plan", r["id"], [r["name"], *r["synonyms"]])
     # Parents before children, so foreign keys hold on PostgreSQL too.
     for r in sorted(data.get("programs"), key=lambda p: _depth(data, p)):
@@ -101,7 +108,7 @@ def records_for(data: KBData):  # noqa: C901 - one mapping per section, kept tog
     for r in data.get("ambiguous_terms"):
         yield m.AmbiguousTerm(term=normalize_term(r["term"]), kind=r["kind"], candidates=r["candidates"])
     for r in data.get("lines_of_business"):
-        yield m.LineOfBusiness(id=r["id"], name=r["name"], may_mean=r.get("may_mean") or [])
+        yield m.LineOfBusiness(id=r["id"], name=r["name"], may_mean=r.get("may_mean") or [], part_of=r.get("part_of"))
         yield from _aliases("line_of_business", r["id"], [r["name"], *r["synonyms"]])
     for r in data.get("line_of_business_scope"):
         yield m.LineOfBusinessScope(
@@ -135,11 +142,15 @@ def records_for(data: KBData):  # noqa: C901 - one mapping per section, kept tog
     for r in data.get("rehab_schedule"):
         yield m.RehabSchedule(
             id=r["id"],
+            program_id=r["program"],
+            plan=r["plan"],
             line_of_business=r["line_of_business"],
             states=r["states"],
             except_states=r.get("except_states") or [],
             not_required_until=r.get("not_required_until"),
             starts=r.get("starts"),
+            possible_starts=[d.isoformat() for d in r.get("possible_starts") or []],
+            targeted=r.get("targeted"),
             text=r["text"].strip(),
         )
     for r in data.get("contacts"):
@@ -164,14 +175,24 @@ def records_for(data: KBData):  # noqa: C901 - one mapping per section, kept tog
     if caveats:
         yield m.Topic(id="validity_caveats", title="Approval validity caveats", plan="any_plan", programs=[])
         for i, r in enumerate(caveats):
-            yield m.TopicFact(topic_id="validity_caveats", position=i, text=r["text"])
+            yield m.TopicFact(topic_id="validity_caveats", position=i, key=r.get("key"), text=r["text"])
     for r in data.get("topics"):
         yield m.Topic(id=r["id"], title=r["title"], plan=r["plan"], programs=r["programs"])
         for i, fact in enumerate(r["facts"]):
-            yield m.TopicFact(topic_id=r["id"], position=i, text=fact["text"].strip())
+            yield m.TopicFact(topic_id=r["id"], position=i, key=fact.get("key"), text=fact["text"].strip())
+    # The decision's caveats: facts of one topic, each asked for by its id.
+    positions = {r["id"]: i for i, r in enumerate(data.get("caveats"))}
+    if positions:
+        yield m.Topic(id=m.CAVEATS_TOPIC, title="Caveats of the review decision", plan="any_plan", programs=[])
+        for r in data.get("caveats"):
+            yield m.TopicFact(
+                topic_id=m.CAVEATS_TOPIC, position=positions[r["id"]], key=r["id"], text=r["text"].strip()
+            )
     for record_type, record_id, _record, value in iter_cites(data):
         if record_type == "validity_caveats":
             record_type, record_id = "topic_fact", "validity_caveats#" + record_id.rsplit("-", 1)[1]
+        elif record_type == "caveats":
+            record_type, record_id = "topic_fact", f"{m.CAVEATS_TOPIC}#{positions[record_id]}"
         for position, cite in enumerate(parse_cites(value)):
             yield m.Citation(
                 record_type=record_type,

@@ -7,12 +7,15 @@ from sqlalchemy import JSON, Boolean, Column, Date, ForeignKey, Index, Integer, 
 
 from priorauth.db import Base
 
+CAVEATS_TOPIC = "caveats"  # the topic that holds the review decision's caveats (data/authorization/caveats.yml)
+
 
 class Source(Base):
     __tablename__ = "kb_source"
     id = Column(String(8), primary_key=True)
     file = Column(String(200), nullable=False)
     title = Column(String(300), nullable=False)
+    short_title = Column(String(120))  # the name on an answer's Source line
     publisher = Column(String(200))
     published = Column(Date)
     plan = Column(String(64))
@@ -22,7 +25,10 @@ class Plan(Base):
     __tablename__ = "kb_plan"
     id = Column(String(64), primary_key=True)
     name = Column(String(200), nullable=False)
+    short_name = Column(String(100))
     region = Column(String(8))
+    # Plans a scope over plans covers (["all"]: any plan); empty for a plan with notices of its own.
+    covers = Column(JSON, default=list)
 
 
 class Program(Base):
@@ -96,6 +102,7 @@ class LineOfBusiness(Base):
     id = Column(String(40), primary_key=True)
     name = Column(String(100), nullable=False)
     may_mean = Column(JSON, default=list)
+    part_of = Column(String(40))  # a broader line of business that includes this one
 
 
 class LineOfBusinessScope(Base):
@@ -135,11 +142,15 @@ class Rule(Base):
 class RehabSchedule(Base):
     __tablename__ = "kb_rehab_schedule"
     id = Column(String(64), primary_key=True)
+    program_id = Column(String(64))
+    plan = Column(String(64))
     line_of_business = Column(String(40), nullable=False)
     states = Column(JSON, default=list)
     except_states = Column(JSON, default=list)
     not_required_until = Column(Date)
     starts = Column(Date)
+    possible_starts = Column(JSON, default=list)  # ISO dates: the readings of a date given without a year
+    targeted = Column(String(60))  # when a relaunch was only aimed at ("first quarter of 2020"): not a start
     text = Column(Text, nullable=False)
 
 
@@ -182,6 +193,7 @@ class TopicFact(Base):
     id = Column(Integer, primary_key=True, autoincrement=True)
     topic_id = Column(String(64), ForeignKey("kb_topic.id"), nullable=False, index=True)
     position = Column(Integer, nullable=False)
+    key = Column(String(64))  # what the fact says, for code that adds it to another answer
     text = Column(Text, nullable=False)
 
 

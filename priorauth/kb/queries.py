@@ -6,7 +6,6 @@ Nothing here knows of Rasa. Each function returns an `Answer` with its facts, sc
 from __future__ import annotations
 
 import datetime as dt
-from functools import lru_cache
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -16,15 +15,7 @@ from priorauth.kb import models as m
 from priorauth.kb.results import Answer, Citation, ContactRoute, Fact, Scope, Status
 from priorauth.kb.terms import normalize_term
 
-MSK = "musculoskeletal"
-PORTALS = ("providerportal", "availity")
-# The plans whose own notices are among the sources; "anthem" (any Anthem plan) and "any_plan" are scopes.
-NAMED_PLANS = ("anthem_blue_cross", "anthem_bcbs", "anthem_maine")
-PLAN_LABELS = {
-    "anthem_blue_cross": "Anthem Blue Cross",
-    "anthem_bcbs": "Anthem Blue Cross and Blue Shield",
-    "anthem_maine": "Anthem Maine",
-}
+EVERY = "all"  # in a plan scope's `covers` or a record's `programs`: every one
 
 
 # ---------------------------------------------------------------- lookups
@@ -51,17 +42,32 @@ def resolve(session: Session, kind: str, text: str | None) -> str | None:
     )
 
 
-def plan_applies(rule_plan: str, plan: str | None) -> bool:
+def named_plans(session: Session) -> tuple[str, ...]:
+    """The plans whose own notices are among the sources, in the order of their notices (a plan that covers
+    other plans, "any Anthem plan" or "not specific to a plan", is a scope, not one of them)."""
+    if "named_plans" not in session.info:  # asked for several times a decision; the data does not change
+        rows = session.execute(select(m.Source.plan).order_by(m.Source.id)).scalars()
+        session.info["named_plans"] = tuple(dict.fromkeys(p for p in rows if not covered_plans(session, p)))
+    return session.info["named_plans"]
+
+
+def covered_plans(session: Session, plan: str | None) -> tuple[str, ...]:
+    """The plans a plan scope covers (("all",) for every plan); () for a plan of its own."""
+    if "plan_covers" not in session.info:
+        rows = session.execute(select(m.Plan.id, m.Plan.covers)).all()
+        session.info["plan_covers"] = {pid: tuple(covers or ()) for pid, covers in rows}
+    return session.info["plan_covers"].get(plan, ())
+
+
+def plan_applies(session: Session, rule_plan: str, plan: str | None) -> bool:
     """Whether a rule of scope ``rule_plan`` decides for members of ``plan`` (a named plan)."""
-    if rule_plan == "any_plan":
-        return True
-    if rule_plan == "anthem":
-        return plan in (*NAMED_PLANS, "anthem")
-    return rule_plan == plan
+    covers = covered_plans(session, rule_plan)
+    return EVERY in covers or plan == rule_plan or plan in covers
 
 
 def plan_names(session: Session, plans, conjunction: str = "and") -> str:
-    names = [PLAN_LABELS.get(p) or session.get(m.Plan, p).name for p in plans]
+    rows = [session.get(m.Plan, p) for p in plans]
+    names = [row.short_name or row.name for row in rows]
     return ", ".join(names[:-1]) + (f" {conjunction} " if len(names) > 1 else "") + names[-1] if names else ""
 
 
@@ -93,7 +99,7 @@ def citations_for(session: Session, record_type: str, record_id: str) -> tuple[C
         .where(m.Citation.record_type == record_type, m.Citation.record_id == record_id)
         .order_by(m.Citation.position)
     ).all()
-    return tuple(Citation(s.id, s.file, s.title, c.quote) for c, s in rows)
+    return tuple(Citation(s.id, s.file, s.title, c.quote, s.short_title or "") for c, s in rows)
 
 
 def program_chain(session: Session, program_id: str) -> list[m.Program]:
@@ -113,6 +119,7 @@ def scope_of(session: Session, plan: str | None, programs=(), region=None, lobs=
         region=region or (plan_row.region if plan_row else None),
         programs=tuple(programs),
         lines_of_business=tuple(lobs),
+        covers=tuple(plan_row.covers or []) if plan_row else (),
     )
 
 
@@ -147,8 +154,8 @@ def contact_routes(
             continue
         if chain and "all" not in c.programs and not chain & set(c.programs):
             continue
-        if c.plan not in ("any_plan", "anthem"):
-            if plan and c.plan != plan and not (plan == "anthem" and c.kind != "phone"):
+        if not covered_plans(session, c.plan):
+            if plan and c.plan != plan and not (covered_plans(session, plan) and c.kind != "phone"):
                 continue
             if region and c.region and c.region != region:
                 continue
@@ -234,15 +241,7 @@ def validity(
                 }
             )
     # The state-law caveat is part of each period's text; the expiry-date caveat is added once.
-    answer.facts.append(
-        fact_for(
-            session,
-            topic_fact_text(session, "validity_caveats", 1),
-            "topic_fact",
-            "validity_caveats#1",
-            kind="caveat",
-        )
-    )
+    answer.facts.append(keyed_fact(session, "validity_caveats", "expiration_date", kind="caveat"))
     set_program(session, answer, program)
     return answer
 
@@ -270,10 +269,32 @@ def topic(session: Session, topic_id: str) -> Answer:
     return Answer(topic=topic_id, facts=facts, data={"title": row.title, "plan": row.plan})
 
 
-def topic_fact_text(session: Session, topic_id: str, position: int) -> str:
-    return session.execute(
-        select(m.TopicFact.text).where(m.TopicFact.topic_id == topic_id, m.TopicFact.position == position)
+def keyed_fact(
+    session: Session, topic_id: str, key: str, scope: Scope | None = None, kind: str = "fact", **fill: str
+) -> Fact:
+    """The fact of a topic that says ``key``, with its citations; ``fill`` completes a text with "{name}" in it."""
+    row = session.execute(
+        select(m.TopicFact).where(m.TopicFact.topic_id == topic_id, m.TopicFact.key == key)
     ).scalar_one()
+    text = row.text.format(**fill) if fill else row.text
+    return fact_for(session, text, "topic_fact", f"{topic_id}#{row.position}", scope, kind)
+
+
+def caveat(session: Session, key: str, kind: str = "caveat", **fill: str) -> Fact:
+    """One of the review decision's caveats (data/authorization/caveats.yml), with its citation."""
+    return keyed_fact(session, m.CAVEATS_TOPIC, key, kind=kind, **fill)
+
+
+def facts_saying(session: Session, key: str, programs=None) -> list[tuple[m.Topic, m.TopicFact]]:
+    """The topic facts that say ``key``, in topics about any of ``programs`` (None: any topic)."""
+    rows = session.execute(
+        select(m.Topic, m.TopicFact)
+        .join(m.TopicFact, m.TopicFact.topic_id == m.Topic.id)
+        .where(m.TopicFact.key == key)
+        .order_by(m.Topic.id, m.TopicFact.position)
+    ).all()
+    wanted = None if programs is None else set(programs) | {EVERY}
+    return [(t, f) for t, f in rows if wanted is None or wanted & set(t.programs or [])]
 
 
 # ---------------------------------------------------------------- programs and services
@@ -298,16 +319,10 @@ def program_services(session: Session, program: str | None = None) -> Answer:
         answer.data["examples"] = list(row.examples or [])
         if row.effective_from:
             answer.data["effective_from"] = row.effective_from.isoformat()
-    if program_chain(session, program)[-1].id == MSK:
-        answer.facts.append(
-            fact_for(
-                session,
-                topic_fact_text(session, "program_overview", 2),
-                "topic_fact",
-                "program_overview#2",
-                kind="caveat",
-            )
-        )
+    # What the sources say of the whole program (the musculoskeletal FAQ: procedures vary by plan).
+    root = program_chain(session, program)[-1].id
+    for t, f in facts_saying(session, "procedures_vary_by_plan", [root]):
+        answer.facts.append(fact_for(session, f.text, "topic_fact", f"{t.id}#{f.position}", kind="caveat"))
     return answer
 
 
@@ -364,7 +379,7 @@ def exclusions(
     set_program(session, answer, program)
     for kind in ("exclusion", "inclusion"):
         for r in rules(session, kind, chain):
-            if plan in NAMED_PLANS and not plan_applies(r.plan, plan):
+            if plan in named_plans(session) and not plan_applies(session, r.plan, plan):
                 continue
             # An emergency-room setting is an emergency presentation too.
             if setting and setting not in r.settings and not (setting == "emergency" and r.presentations):
@@ -408,22 +423,38 @@ def _date_facts(session: Session, chain: list[str] | None) -> list[Fact]:
         fact_for(session, r.text, "rules", r.id, scope_of(session, r.plan, r.programs), kind="date")
         for r in rules(session, "effective_date", chain)
     ]
-    if chain is None or "interventional_pain" in chain:
-        facts += topic(session, "guideline_effective").facts
-    if chain is None or "rehabilitation" in chain:
-        for r in session.execute(select(m.RehabSchedule).order_by(m.RehabSchedule.id)).scalars():
-            facts.append(rehab_fact(session, r))
+    for t, f in facts_saying(session, "effective_date", chain):
+        facts.append(
+            fact_for(session, f.text, "topic_fact", f"{t.id}#{f.position}", scope_of(session, t.plan, t.programs))
+        )
+    facts += [rehab_fact(session, r) for r in rehab_schedule(session, chain)]
     return facts
 
 
-def cite(session: Session, source_id: str, quote: str) -> tuple[Citation, ...]:
-    source = session.get(m.Source, source_id)
-    return (Citation(source.id, source.file, source.title, quote),)
+def rehab_schedule(
+    session: Session, programs=None, line_of_business: str | None = None, state: str | None = None
+) -> list[m.RehabSchedule]:
+    """The schedule entries (003) of these programs (None: all), for a line of business (its own entries or the
+    broader one's it is part of: ASO members are commercial members) and a state (entries naming it or no state)."""
+    lobs = {line_of_business}
+    row = session.get(m.LineOfBusiness, line_of_business) if line_of_business else None
+    if row is not None and row.part_of:
+        lobs.add(row.part_of)
+    out = []
+    for r in session.execute(select(m.RehabSchedule).order_by(m.RehabSchedule.id)).scalars():
+        if programs is not None and r.program_id not in programs:
+            continue
+        if line_of_business and r.line_of_business not in lobs:
+            continue
+        if state and r.states and state not in r.states and state not in r.except_states:
+            continue
+        out.append(r)
+    return out
 
 
 def rehab_fact(session: Session, r: m.RehabSchedule, kind: str = "fact") -> Fact:
-    """One rehabilitation schedule entry (003) as a fact, in its line of business's scope."""
-    scope = scope_of(session, "anthem", ["rehabilitation"], lobs=[r.line_of_business])
+    """One rehabilitation schedule entry (003) as a fact, in its plan's and line of business's scope."""
+    scope = scope_of(session, r.plan, [r.program_id], lobs=[r.line_of_business])
     return fact_for(session, r.text, "rehab_schedule", r.id, scope, kind=kind)
 
 
@@ -498,18 +529,10 @@ def rehabilitation(
     set_program(session, answer, "rehabilitation")
     lob = resolve(session, "line_of_business", line_of_business) or line_of_business
     state = resolve(session, "state", state) if state else None
-    for r in session.execute(select(m.RehabSchedule).order_by(m.RehabSchedule.id)).scalars():
-        if lob and r.line_of_business != lob:
-            continue
-        if state and r.states and state not in r.states and state not in r.except_states:
-            continue
+    for r in rehab_schedule(session, None, lob, state):
         answer.facts.append(rehab_fact(session, r))
-        if state and r.not_required_until and lob == "medicare":
+        if state and lob and r.not_required_until:
+            # A delay with its state exceptions (003: Medicare): whether this state is one of them.
             answer.data["medicare_state_exception"] = state in r.except_states
     answer.data.update({"state": state, "line_of_business": lob})
     return answer
-
-
-@lru_cache(maxsize=1)
-def status_labels() -> dict[str, str]:
-    return {s.value: s.value.replace("_", " ") for s in Status}

@@ -19,8 +19,8 @@ from priorauth.codes import is_procedure_code, normalize, normalize_icd10cm
 
 # section -> (required keys, optional keys, id key)
 SCHEMA: dict[str, tuple[set[str], set[str], str | None]] = {
-    "sources": ({"id", "file", "title", "publisher", "plan"}, {"published"}, "id"),
-    "plans": ({"id", "name", "synonyms"}, {"region"}, "id"),
+    "sources": ({"id", "file", "title", "short_title", "publisher", "plan"}, {"published"}, "id"),
+    "plans": ({"id", "name", "synonyms"}, {"region", "short_name", "covers"}, "id"),
     "programs": (
         {"id", "name", "synonyms", "inpatient", "cite"},
         {"parent", "abbreviations", "examples", "effective_from", "requests_accepted_from"},
@@ -36,7 +36,7 @@ SCHEMA: dict[str, tuple[set[str], set[str], str | None]] = {
     "presentations": ({"id", "name", "synonyms", "cite"}, set(), "id"),
     "ambiguous_terms": ({"term", "kind", "candidates"}, set(), "term"),
     "terms": ({"id", "name", "synonyms", "cite"}, set(), "id"),
-    "lines_of_business": ({"id", "name", "synonyms"}, {"may_mean"}, "id"),
+    "lines_of_business": ({"id", "name", "synonyms"}, {"may_mean", "part_of"}, "id"),
     "line_of_business_scope": (
         {"id", "source", "plan", "programs", "included", "cite"},
         {"excluded", "offered", "note"},
@@ -58,8 +58,8 @@ SCHEMA: dict[str, tuple[set[str], set[str], str | None]] = {
         "id",
     ),
     "rehab_schedule": (
-        {"id", "line_of_business", "states", "text", "cite"},
-        {"except_states", "not_required_until", "starts", "answers"},
+        {"id", "program", "plan", "line_of_business", "states", "text", "cite"},
+        {"except_states", "not_required_until", "starts", "possible_starts", "targeted", "answers"},
         "id",
     ),
     "contacts": (
@@ -68,8 +68,10 @@ SCHEMA: dict[str, tuple[set[str], set[str], str | None]] = {
         "id",
     ),
     "validity": ({"id", "programs", "days", "unit", "text", "cite"}, {"answers"}, "id"),
-    "validity_caveats": ({"text", "cite"}, {"answers"}, None),
+    "validity_caveats": ({"text", "cite"}, {"answers", "key"}, None),
     "topics": ({"id", "title", "plan", "programs", "facts"}, set(), "id"),
+    # Caveats a decision adds to its answer, asked for by id; "{name}" in a text is filled in by the decision.
+    "caveats": ({"id", "text", "cite"}, set(), "id"),
     # Provider shorthand ("p2p", "recon", "SOC") and what it means: vocabulary for ranking facts, not a fact.
     "shorthand": ({"term", "means"}, set(), "term"),
     "uncovered": ({"source", "passage", "reason"}, set(), None),
@@ -211,12 +213,21 @@ def _check_record(file: str, section: str, record: Any, problems: list[str]) -> 
     for key in DATE_KEYS & keys:
         if record[key] is not None and not isinstance(record[key], dt.date):
             problems.append(f"{here}: '{key}' must be a date YYYY-MM-DD, got {record[key]!r}")
+    for day in record.get("possible_starts") or []:
+        if not isinstance(day, dt.date):
+            problems.append(f"{here}: 'possible_starts' must list dates YYYY-MM-DD, got {day!r}")
     if section == "topics":
+        fact_keys: set[str] = set()
         for fact in record.get("facts") or []:
-            # `answers`: questions the fact answers, in the askers' words (for ranking facts, never shown).
+            # `answers`: questions the fact answers, in the askers' words (for ranking facts, never shown);
+            # `key`: what the fact says, for code that adds it to another answer.
             keys = set(fact) - {"__line__"} if isinstance(fact, dict) else set()
-            if not {"text", "cite"} <= keys <= {"text", "cite", "answers"}:
-                problems.append(f"{here}: each fact needs 'text' and 'cite' (and may have 'answers')")
+            if not {"text", "cite"} <= keys <= {"text", "cite", "answers", "key"}:
+                problems.append(f"{here}: each fact needs 'text' and 'cite' (and may have 'answers' and 'key')")
+            elif fact.get("key") in fact_keys:
+                problems.append(f"{here}: two facts have the key '{fact['key']}'")
+            elif "key" in fact:
+                fact_keys.add(fact["key"])
 
 
 def _check_references(data: KBData, problems: list[str]) -> None:
@@ -245,6 +256,8 @@ def _check_references(data: KBData, problems: list[str]) -> None:
 
     for r in data.get("sources"):
         refs(r, "sources", "plan", plans)
+    for r in data.get("plans"):
+        refs(r, "plans", "covers", plans | {"all"})
     for r in data.get("programs"):
         refs(r, "programs", "parent", ids["programs"])
         if r["inpatient"] not in INPATIENT_VALUES:
@@ -282,12 +295,15 @@ def _check_references(data: KBData, problems: list[str]) -> None:
                 problems.append(f"{where(r)} rule '{r['id']}': code '{code}' belongs to no procedure")
     for r in data.get("lines_of_business"):
         refs(r, "lines_of_business", "may_mean", lobs)
+        refs(r, "lines_of_business", "part_of", lobs)
     for r in data.get("ambiguous_terms"):
         if r["kind"] not in AMBIGUOUS_KINDS:
             problems.append(f"{where(r)} ambiguous term '{r['term']}': kind must be one of {sorted(AMBIGUOUS_KINDS)}")
         else:
             refs(r, "ambiguous_terms", "candidates", ids[AMBIGUOUS_KINDS[r["kind"]]])
     for r in data.get("rehab_schedule"):
+        refs(r, "rehab_schedule", "program", ids["programs"])
+        refs(r, "rehab_schedule", "plan", plans)
         refs(r, "rehab_schedule", "line_of_business", lobs)
         refs(r, "rehab_schedule", "states", states)
         refs(r, "rehab_schedule", "except_states", states)

@@ -19,18 +19,19 @@ from sqlalchemy.orm import Session
 
 from priorauth.kb import models as m
 from priorauth.kb.queries import (
-    NAMED_PLANS,
     ambiguous_candidates,
+    caveat,
     citations_for,
-    cite,
     contact_routes,
     fact_for,
     lob_text,
+    named_plans,
     plan_applies,
     plan_for_region,
     plan_names,
     program_chain,
     rehab_fact,
+    rehab_schedule,
     resolve,
     rules,
     scope_of,
@@ -40,8 +41,6 @@ from priorauth.kb.results import Answer, Fact, Status
 
 SETTING_DECIDES = "setting"
 EMERGENCY = "emergency"
-COMMERCIAL = {"commercial", "fully_insured", "aso"}
-PLAN_QUESTION = "Which plan: Anthem Blue Cross (California), Anthem Blue Cross and Blue Shield, Anthem Maine?"
 
 
 @dataclass
@@ -71,6 +70,8 @@ class _Known:
     lob: str | None
     state: str | None
     date: dt.date | None
+    # The program's schedule by line of business and state (rehabilitation, 003); [] for other programs.
+    schedule: list[m.RehabSchedule] = field(default_factory=list)
 
 
 @dataclass
@@ -134,13 +135,15 @@ def review_requirement(session: Session, request: Request | None = None, **known
         lob=resolve(session, "line_of_business", req.line_of_business) if req.line_of_business else None,
         state=resolve(session, "state", req.state) if req.state else None,
         date=req.date_of_service,
+        schedule=rehab_schedule(session, chain),
     )
-    plans = [plan] if plan in NAMED_PLANS else list(NAMED_PLANS)
+    named = named_plans(session)
+    plans = [plan] if plan in named else list(named)
     if req.plan and plan is None:
         # "Blue Cross" alone names more than one plan: decide for each, and ask which where they differ.
-        plans = [p for p in ambiguous_candidates(session, "plan", req.plan) if p in NAMED_PLANS] or plans
+        plans = [p for p in ambiguous_candidates(session, "plan", req.plan) if p in named] or plans
     outcomes = [_decide(session, known, p) for p in plans]
-    _combine(session, answer, outcomes, known, given_plan=plan if plan in NAMED_PLANS else None)
+    _combine(session, answer, outcomes, known, given_plan=plan if plan in named else None)
     return _finish(session, answer, program_id, req, plan)
 
 
@@ -153,14 +156,7 @@ def _identify(session: Session, req: Request, answer: Answer):
         if code_row is None:
             answer.status = Status.UNKNOWN
             answer.data["unknown_code"] = code
-            answer.facts.append(
-                Fact(
-                    text=f"{code} is not in my knowledge base, so I can't say whether it needs review. "
-                    "The plan's billing code list governs; check it on the AIM ProviderPortal or call the "
-                    "number on the back of the member's ID card.",
-                    citations=cite(session, "002", "See the billing codes for the procedures we review"),
-                )
-            )
+            answer.facts.append(caveat(session, "unknown_code", kind="fact", code=code))
             return None, None
         proc = session.get(m.Procedure, code_row.procedure_id)
     elif req.procedure:
@@ -214,20 +210,14 @@ def _listing_facts(session, answer, proc, code_row, program_id) -> None:
             else f"The sources name the procedure, not the code: {code_row.system} {code_row.code} is the standard "
             f"code for {proc.name}."
         )
-        answer.facts.append(
-            Fact(
-                text=text + " The plan's billing code list governs, and procedures reviewed may vary by health plan.",
-                citations=cite(session, "002", "See the billing codes for the procedures we review")
-                + cite(session, "002", "Note: procedures reviewed may vary by health plan."),
-                kind="caveat",
-            )
-        )
+        governs = caveat(session, "billing_code_list")
+        answer.facts.append(Fact(text=f"{text} {governs.text}", citations=governs.citations, kind="caveat"))
 
 
 # ---------------------------------------------------------------- the decision for one plan
 def _decide(session: Session, k: _Known, plan: str) -> _Outcome:
     out = _Outcome(plan=plan)
-    listing = [r for r in rules(session, "listing", k.chain) if plan_applies(r.plan, plan)]
+    listing = [r for r in rules(session, "listing", k.chain) if plan_applies(session, r.plan, plan)]
     if not listing:
         out.status = Status.NOT_STATED
         program = session.get(m.Program, k.chain[0])
@@ -243,20 +233,21 @@ def _decide(session: Session, k: _Known, plan: str) -> _Outcome:
     for r in listing:
         out.facts.append(fact_for(session, r.text, "rules", r.id, scope_of(session, r.plan, r.programs), kind="reason"))
     _apply_dates(session, out, k, plan)
-    if "rehabilitation" in k.chain:
+    if k.schedule:
         _apply_rehab(session, out, k)
     _apply_presentation(session, out, k, plan)
     _apply_settings(session, out, k, plan)
     _apply_notification(session, out, k, plan)
     _apply_site_of_care(session, out, k, plan)
-    if "rehabilitation" not in k.chain and out.status is not Status.NOT_REQUIRED:
-        _apply_lines_of_business(session, out, k, plan)  # no preauthorization whatever the line of business
+    if not k.schedule and out.status is not Status.NOT_REQUIRED:
+        # A schedule decides by line of business itself; "not required" holds whatever the line of business.
+        _apply_lines_of_business(session, out, k, plan)
     return out
 
 
 def _apply_dates(session, out: _Outcome, k: _Known, plan: str) -> None:
     for r in rules(session, "effective_date", k.chain):
-        if not plan_applies(r.plan, plan):
+        if not plan_applies(session, r.plan, plan):
             continue
         out.facts.append(fact_for(session, r.text, "rules", r.id, scope_of(session, r.plan, r.programs), kind="date"))
         if k.date and r.effective_from and k.date < r.effective_from:
@@ -268,7 +259,7 @@ def _apply_dates(session, out: _Outcome, k: _Known, plan: str) -> None:
 
 def _apply_presentation(session, out: _Outcome, k: _Known, plan: str) -> None:
     for r in rules(session, "exclusion", k.chain):
-        if not r.presentations or not plan_applies(r.plan, plan):
+        if not r.presentations or not plan_applies(session, r.plan, plan):
             continue
         scope = scope_of(session, r.plan, r.programs)
         if k.presentation in r.presentations:
@@ -292,11 +283,11 @@ def _apply_presentation(session, out: _Outcome, k: _Known, plan: str) -> None:
 
 
 def _apply_settings(session, out: _Outcome, k: _Known, plan: str) -> None:
-    excl = [r for r in rules(session, "exclusion", k.chain) if r.settings and plan_applies(r.plan, plan)]
-    incl = [r for r in rules(session, "inclusion", k.chain) if plan_applies(r.plan, plan)]
+    excl = [r for r in rules(session, "exclusion", k.chain) if r.settings and plan_applies(session, r.plan, plan)]
+    incl = [r for r in rules(session, "inclusion", k.chain) if plan_applies(session, r.plan, plan)]
     if k.setting is None:
-        if "rehabilitation" in k.chain:
-            return  # the program is outpatient therapy; an inpatient setting is not a likely reading
+        if session.get(m.Program, k.chain[0]).inpatient == "not_in_scope":
+            return  # an outpatient program (therapy): an inpatient setting is not a likely reading
         for r in excl:
             for setting in r.settings:
                 if setting == EMERGENCY and any(c["when"].get("presentation") for c in out.cases):
@@ -332,7 +323,7 @@ def _apply_settings(session, out: _Outcome, k: _Known, plan: str) -> None:
         out.data["conflict"] = [r.id for r in hits_excl + hits_incl]
     elif hits_excl and out.status in (Status.REVIEW_REQUIRED, Status.CONDITIONAL):
         out.status = _excluded_status(k)
-        out.why = f"{'its notice' if hits_excl[0].plan in NAMED_PLANS else 'the program'} excludes the " + (
+        out.why = f"{'its notice' if hits_excl[0].plan in named_plans(session) else 'the program'} excludes the " + (
             "inpatient setting" if k.setting == "inpatient" else f"{session.get(m.Setting, k.setting).name.lower()}"
         )
 
@@ -353,7 +344,7 @@ def _apply_notification(session, out: _Outcome, k: _Known, plan: str) -> None:
     if out.status is not Status.REVIEW_REQUIRED:
         return
     for r in rules(session, "notification_only", k.chain):
-        if not plan_applies(r.plan, plan):
+        if not plan_applies(session, r.plan, plan):
             continue
         scope = scope_of(session, r.plan, r.programs)
         code_matches = k.code_row is not None and k.code_row.code in r.codes
@@ -430,13 +421,13 @@ def _apply_site_of_care(session, out: _Outcome, k: _Known, plan: str) -> None:
     if out.status not in (Status.REVIEW_REQUIRED, Status.CONDITIONAL, Status.NOTIFICATION_ONLY):
         return
     for r in rules(session, "level_of_care", k.chain):
-        if plan_applies(r.plan, plan):
+        if plan_applies(session, r.plan, plan):
             out.data["level_of_care_review"] = True
             out.facts.append(
                 fact_for(session, r.text, "rules", r.id, scope_of(session, r.plan, r.programs), kind="rule")
             )
     for r in rules(session, "site_of_care", k.chain):
-        if not plan_applies(r.plan, plan):
+        if not plan_applies(session, r.plan, plan):
             continue
         scope = scope_of(session, r.plan, r.programs)
         none_needed = "no_additional_review" in (r.conditions or [])
@@ -457,7 +448,7 @@ def _lob_scopes(session, k: _Known, plan: str) -> list[m.LineOfBusinessScope]:
     scopes = [
         s
         for s in session.execute(select(m.LineOfBusinessScope).order_by(m.LineOfBusinessScope.id)).scalars()
-        if set(s.programs) & set(k.chain) and plan_applies(s.plan, plan)
+        if set(s.programs) & set(k.chain) and plan_applies(session, s.plan, plan)
     ]
     # The most specific notice first (a sub-program's own notice over the general one).
     scopes.sort(key=lambda s: min((k.chain.index(p) for p in s.programs if p in k.chain), default=99))
@@ -554,40 +545,28 @@ def _lob_names(session, ids) -> str:
 # ---------------------------------------------------------------- rehabilitation (003)
 def _apply_rehab(session, out: _Outcome, k: _Known) -> None:
     """Rehabilitation by line of business, state and date, as 003 states them."""
-    schedule = list(session.execute(select(m.RehabSchedule).order_by(m.RehabSchedule.id)).scalars())
-    commercial = [r for r in schedule if r.line_of_business == "commercial"]
-    medicare = [r for r in schedule if r.line_of_business == "medicare"]
     lob = k.lob
     if lob is None:
         out.depends_on("line_of_business", "state")
-        for r in schedule:
+        for r in k.schedule:
             out.facts.append(rehab_fact(session, r, kind="date"))
-        out.cases += _rehab_cases(commercial, medicare)
+        out.cases += _rehab_cases(session, k.schedule)
         return
-    if lob in COMMERCIAL:
-        _rehab_commercial(session, out, k, commercial)
-    elif lob == "medicare":
-        _rehab_medicare(session, out, k, medicare)
-    elif lob in ("medicare_advantage", "medicare_supplement"):
-        name = session.get(m.LineOfBusiness, lob).name
-        for r in medicare:
+    entries = rehab_schedule(session, k.chain, lob)
+    name = session.get(m.LineOfBusiness, lob).name
+    # "Medicare Advantage": a line of business the schedule's "Medicare" may mean, or not.
+    meant_by = [r for r in k.schedule if lob in (session.get(m.LineOfBusiness, r.line_of_business).may_mean or [])]
+    if any(r.not_required_until for r in entries):
+        _rehab_delay(session, out, k, entries)
+    elif entries:
+        _rehab_relaunch(session, out, k, entries)
+    elif meant_by:
+        for r in meant_by:
             out.facts.append(rehab_fact(session, r, kind="date"))
         out.status = Status.NOT_STATED
         out.data["not_stated"] = f"{name} members"
-        out.facts.append(
-            Fact(
-                text=f"The rehabilitation page speaks of “Anthem Medicare membership” and does not say whether that "
-                f"includes {name}.",
-                citations=cite(
-                    session,
-                    "003",
-                    "The AIM Rehabilitative program for Anthem Medicare membership is delayed until April 2020.",
-                ),
-                kind="caveat",
-            )
-        )
+        out.facts.append(caveat(session, "medicare_membership_undefined", line_of_business=name))
     else:
-        name = session.get(m.LineOfBusiness, lob).name
         out.status = Status.NOT_STATED
         out.data["not_stated"] = f"{name} members"
         out.facts.append(
@@ -599,30 +578,41 @@ def _apply_rehab(session, out: _Outcome, k: _Known) -> None:
         )
 
 
-def _rehab_cases(commercial, medicare) -> list[dict]:
+def _lob_name(session, lob: str) -> str:
+    return session.get(m.LineOfBusiness, lob).name
+
+
+def _rehab_cases(session, schedule) -> list[dict]:
     """The line-of-business cases of 003 in one line each (what the schedule's records say, shortened)."""
     cases = []
-    relaunch = [r for r in commercial if not r.id.endswith("west")]
-    west = [r for r in commercial if r.id.endswith("west")]
+    relaunch = [r for r in schedule if r.possible_starts]
+    targeted = [r for r in schedule if r.targeted]
     if relaunch:
-        say = "Commercial members: relaunch scheduled for November 1st (no year given) in " + ", ".join(
-            s for r in relaunch for s in r.states
-        )
-        if west:
-            say += "; " + ", ".join(s for r in west for s in r.states) + " targeted for the first quarter of 2020"
-        cases.append({"when": {"line_of_business": ["commercial"]}, "status": "see_text", "say": say + "."})
-    for r in medicare:
+        lob = relaunch[0].line_of_business
+        say = f"{_lob_name(session, lob)} members: relaunch scheduled for {_month_day(relaunch[0].possible_starts)} "
+        say += "(no year given) in " + ", ".join(s for r in relaunch for s in r.states)
+        for r in targeted:
+            say += "; " + ", ".join(r.states) + f" targeted for the {r.targeted}"
+        cases.append({"when": {"line_of_business": [lob]}, "status": "see_text", "say": say + "."})
+    for r in schedule:
         if r.not_required_until and r.starts:
             cases.append(
                 {
-                    "when": {"line_of_business": ["medicare"]},
+                    "when": {"line_of_business": [r.line_of_business]},
                     "status": "see_text",
                     "rule": r.id,
-                    "say": f"Medicare members: delayed until {r.starts:%B %Y}, not required through "
-                    f"{r.not_required_until:%B %Y} except in {_or_and(r.except_states)}.",
+                    "say": f"{_lob_name(session, r.line_of_business)} members: delayed until {r.starts:%B %Y}, not "
+                    f"required through {r.not_required_until:%B %Y} except in {_or_and(r.except_states)}.",
                 }
             )
     return cases
+
+
+def _month_day(readings: list[str]) -> str:
+    """The month and day that the readings of a date given without a year share: "November 1st"."""
+    day = dt.date.fromisoformat(readings[0])
+    suffix = "th" if 10 <= day.day % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(day.day % 10, "th")
+    return f"{day:%B} {day.day}{suffix}"
 
 
 def _or_and(items) -> str:
@@ -630,20 +620,22 @@ def _or_and(items) -> str:
     return ", ".join(items[:-1]) + " and " + items[-1] if len(items) > 1 else "".join(items)
 
 
-def _rehab_commercial(session, out: _Outcome, k: _Known, entries) -> None:
+def _rehab_relaunch(session, out: _Outcome, k: _Known, entries) -> None:
+    """A (re)launch by state: the state decides, then the date of service against the launch date's readings."""
     if k.state is None:
         out.depends_on("state")
         for r in entries:
             out.facts.append(rehab_fact(session, r, kind="date"))
             out.cases.append({"when": {"state": r.states}, "status": "see_text", "say": r.text, "rule": r.id})
         return
-    entry = next((r for r in entries if k.state in r.states), None)
+    entry = next(iter(rehab_schedule(session, k.chain, k.lob, k.state)), None)
+    members = f"{_lob_name(session, entries[0].line_of_business).lower()} members in {k.state}"
     if entry is None:
         out.status = Status.NOT_STATED
-        out.data["not_stated"] = f"commercial members in {k.state}"
+        out.data["not_stated"] = members
         out.facts.append(
             Fact(
-                text=f"The rehabilitation page lists no relaunch date for commercial members in {k.state}.",
+                text=f"The rehabilitation page lists no relaunch date for {members}.",
                 kind="caveat",  # a gap in the sources: said, with no passage to cite
             )
         )
@@ -651,22 +643,25 @@ def _rehab_commercial(session, out: _Outcome, k: _Known, entries) -> None:
             out.facts.append(rehab_fact(session, r, kind="date"))
         return
     out.facts.append(rehab_fact(session, entry, kind="reason"))
-    if entry.starts is None and entry.id.endswith("west"):
+    if entry.targeted:
         # "targeting first quarter 2020" is a target, not a date the program started.
         out.status = Status.NOT_STATED
-        out.data["not_stated"] = f"commercial members in {k.state} (the relaunch was only targeted for Q1 2020)"
+        out.data["not_stated"] = f"{members} (the relaunch was only targeted for the {entry.targeted})"
         return
-    # "November 1st" has no year (the page is of 2019-2020): only dates before or after both readings decide.
-    if k.date and k.date < dt.date(2019, 11, 1):
+    # "November 1st" has no year (the page is of 2019-2020): only dates before or after every reading decide.
+    readings = sorted(dt.date.fromisoformat(d) for d in entry.possible_starts or [])
+    if k.date and readings and k.date < readings[0]:
         out.status = Status.OUTSIDE_PROGRAM
-    elif k.date and k.date < dt.date(2020, 11, 1):
+    elif k.date and readings and k.date < readings[-1]:
         out.status = Status.NOT_STATED
         out.data["not_stated"] = (
-            f"a date of service of {k.date.isoformat()} (the relaunch date “November 1st” has no year)"
+            f"a date of service of {k.date.isoformat()} (the relaunch date “{_month_day(entry.possible_starts)}” "
+            "has no year)"
         )
 
 
-def _rehab_medicare(session, out: _Outcome, k: _Known, entries) -> None:
+def _rehab_delay(session, out: _Outcome, k: _Known, entries) -> None:
+    """A delay with state exceptions: not required through its end date, except in the states it names."""
     for r in entries:
         out.facts.append(rehab_fact(session, r, kind="reason"))
         in_delay = r.not_required_until and (k.date is None or k.date <= r.not_required_until)
@@ -676,7 +671,7 @@ def _rehab_medicare(session, out: _Outcome, k: _Known, entries) -> None:
                     "when": {"date_of_service": f"through {r.not_required_until.isoformat()}"},
                     "status": Status.NOT_REQUIRED.value,
                     "rule": r.id,
-                    "say": f"For dates of service through March 2020: not required, except in "
+                    "say": f"For dates of service through {r.not_required_until:%B %Y}: not required, except in "
                     f"{', '.join(r.except_states)}.",
                 }
             )
@@ -698,7 +693,7 @@ def _rehab_medicare(session, out: _Outcome, k: _Known, entries) -> None:
                     "when": {"state": "other"},
                     "status": Status.NOT_REQUIRED.value,
                     "rule": r.id,
-                    "say": "In other states: not required through March 2020.",
+                    "say": f"In other states: not required through {r.not_required_until:%B %Y}.",
                 }
             )
         elif k.state not in r.except_states:
@@ -722,10 +717,11 @@ KEEP = ("conflict", "date")  # kept from one plan's notice even when every plan 
 
 def _combine(session, answer: Answer, outcomes: list[_Outcome], k: _Known, given_plan: str | None) -> None:
     seen: set[tuple] = set()
+    named = named_plans(session)
     agree = len({out.status for out in outcomes}) == 1
     for out in outcomes:
         for f in out.facts:
-            if agree and not given_plan and f.scope and f.scope.plan in NAMED_PLANS and f.kind not in KEEP:
+            if agree and not given_plan and f.scope and f.scope.plan in named and f.kind not in KEEP:
                 continue  # every plan has the same answer: one plan's own reason for it is not needed
             key = (f.text, f.scope.plan if f.scope else None)
             if key not in seen:
@@ -763,14 +759,7 @@ def _combine(session, answer: Answer, outcomes: list[_Outcome], k: _Known, given
             answer.data["headline"] = f"It depends on {_needs_phrase(depends)}: {subject}."
         if not given_plan and answer.status in (Status.REVIEW_REQUIRED, Status.NOTIFICATION_ONLY, Status.CONDITIONAL):
             answer.data["plan_caveat"] = True
-            answer.facts.append(
-                Fact(
-                    text="Programs and the procedures reviewed may vary by health plan; the number on the back of "
-                    "the member's ID card confirms it for a particular member.",
-                    citations=cite(session, "002", "Note: procedures reviewed may vary by health plan."),
-                    kind="caveat",
-                )
-            )
+            answer.facts.append(caveat(session, "plan_caveat"))
         code = answer.data.get("code") or {}
         if answer.status is Status.REVIEW_REQUIRED and code.get("provenance") == "named_procedure":
             program = session.get(m.Program, k.chain[0]).name
@@ -783,6 +772,7 @@ def _combine(session, answer: Answer, outcomes: list[_Outcome], k: _Known, given
     answer.status = Status.CONDITIONAL
     answer.info_needed[:0] = ["plan"] if "plan" not in answer.info_needed else []
     answer.data["plan_choices"] = [out.plan for out in outcomes]
+    answer.data["plan_names"] = {out.plan: plan_names(session, [out.plan]) for out in outcomes}
     groups: dict[Status, list[str]] = {}
     for out in outcomes:
         groups.setdefault(out.status, []).append(out.plan)
@@ -872,16 +862,9 @@ def _finish(session: Session, answer: Answer, program_id: str | None, req: Reque
     no_request = answer.status in (Status.NOT_REQUIRED, Status.OUTSIDE_PROGRAM)
     kinds = ("id_card",) if no_request else ("portal", "phone", "id_card")
     answer.contacts = contact_routes(
-        session, program=program_id, plan=plan if plan in NAMED_PLANS else None, kinds=kinds
+        session, program=program_id, plan=plan if plan in named_plans(session) else None, kinds=kinds
     )
-    answer.facts.append(
-        Fact(
-            text="To confirm for a particular member, call the prior authorization number on the back of the "
-            "member's ID card.",
-            citations=citations_for(session, "contacts", "member_id_card")[1:2],
-            kind="route",
-        )
-    )
+    answer.facts.append(caveat(session, "confirm_with_id_card", kind="route"))
     answer.data["crd"] = crd_coverage_information(answer)
     return answer
 

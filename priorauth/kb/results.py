@@ -23,6 +23,7 @@ class Citation:
     file: str
     title: str
     quote: str
+    short_title: str = ""  # the source's name on an answer's Source line
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,7 @@ class Scope:
     region: str | None = None
     programs: tuple[str, ...] = ()
     lines_of_business: tuple[str, ...] = ()
+    covers: tuple[str, ...] = ()  # the plans a scope over plans covers ("all": any plan); () for one plan
 
     def label(self) -> str:
         parts = [self.plan_name or ""]

@@ -268,6 +268,13 @@ def test_insurer_is_named(options, name):
     assert (insurer["resourceType"], insurer["name"]) == ("Organization", name)
 
 
+def test_insurer_comes_from_the_configuration(monkeypatch):
+    monkeypatch.setenv("PRIORAUTH_INSURER_NAME", "Configured Health Plan")
+    exported = to_pas_bundle(ready_draft())
+    insurer = resolve(exported, exported["entry"][0]["resource"]["insurer"])
+    assert insurer["name"] == "Configured Health Plan"
+
+
 def test_diagnoses_are_icd10cm(claim):
     assert claim["diagnosis"] == [
         {

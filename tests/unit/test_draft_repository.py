@@ -248,6 +248,14 @@ def test_date_of_service_is_judged_by_the_users_today(engine):
     assert draft.date_of_service == date(2026, 3, 1)
 
 
+def test_the_users_time_zone_is_configured(engine, monkeypatch):
+    # 01:59 UTC on March 2 is already March 2 in Berlin, still March 1 in New York (the default).
+    late_evening = FakeClock(datetime(2026, 3, 2, 1, 59, 59, tzinfo=timezone.utc))
+    monkeypatch.setenv("PRIORAUTH_TIME_ZONE", "Europe/Berlin")
+    repo = DraftRepository(make_session_factory(engine), late_evening)
+    assert repo.open(OWNER, {"date_of_service": "today"}).date_of_service == date(2026, 3, 2)
+
+
 def test_date_of_service_before_the_earliest_date_is_refused(engine, clock):
     repo = DraftRepository(make_session_factory(engine), clock, earliest_service_date=date(2026, 6, 1))
     draft = repo.open(OWNER)

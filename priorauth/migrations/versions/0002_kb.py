@@ -80,8 +80,9 @@ def _drop_kb_tables() -> None:
 def upgrade() -> None:
     _drop_kb_tables()  # made by the old create_all path, if any (see the docstring)
     op.create_table("kb_source", _key(8), _str("file", 200, REQUIRED), _str("title", 300, REQUIRED),
-                    _str("publisher", 200), _of("published", sa.Date()), _str("plan", 64))
-    op.create_table("kb_plan", _key(), _str("name", 200, REQUIRED), _str("region", 8))
+                    _str("short_title", 120), _str("publisher", 200), _of("published", sa.Date()), _str("plan", 64))
+    op.create_table("kb_plan", _key(), _str("name", 200, REQUIRED), _str("short_name", 100), _str("region", 8),
+                    _of("covers", sa.JSON()))
     op.create_table("kb_program", _key(), _str("name", 200, REQUIRED),
                     sa.Column("parent_id", sa.String(64), sa.ForeignKey("kb_program.id")),
                     _str("inpatient", 20, REQUIRED), _of("effective_from", sa.Date()),
@@ -99,7 +100,8 @@ def upgrade() -> None:
     op.create_table("kb_presentation", _key(40), _str("name", 200, REQUIRED))
     op.create_table("kb_ambiguous_term", _key(100, "term"), _key(20, "kind"),
                     _of("candidates", sa.JSON(), REQUIRED))
-    op.create_table("kb_line_of_business", _key(40), _str("name", 100, REQUIRED), _of("may_mean", sa.JSON()))
+    op.create_table("kb_line_of_business", _key(40), _str("name", 100, REQUIRED), _of("may_mean", sa.JSON()),
+                    _str("part_of", 40))
     op.create_table("kb_lob_scope", _key(40), _ref("source_id", "kb_source", 8), _str("plan", 64, REQUIRED),
                     _of("programs", sa.JSON(), REQUIRED), _of("included", sa.JSON()), _of("excluded", sa.JSON()),
                     _of("offered", sa.JSON()), _of("note", sa.Text()))
@@ -110,9 +112,10 @@ def upgrade() -> None:
                     _str("plan", 64, REQUIRED), _of("effective_from", sa.Date()),
                     _of("requests_accepted_from", sa.Date()), _of("text", sa.Text(), REQUIRED))
     op.create_index("ix_kb_rule_kind", "kb_rule", ["kind"])
-    op.create_table("kb_rehab_schedule", _key(), _str("line_of_business", 40, REQUIRED), _of("states", sa.JSON()),
+    op.create_table("kb_rehab_schedule", _key(), _str("program_id", 64), _str("plan", 64),
+                    _str("line_of_business", 40, REQUIRED), _of("states", sa.JSON()),
                     _of("except_states", sa.JSON()), _of("not_required_until", sa.Date()), _of("starts", sa.Date()),
-                    _of("text", sa.Text(), REQUIRED))
+                    _of("possible_starts", sa.JSON()), _str("targeted", 60), _of("text", sa.Text(), REQUIRED))
     op.create_table("kb_contact", _key(), _str("kind", 20, REQUIRED), _str("name", 200, REQUIRED),
                     _str("value", 200, REQUIRED), _str("availability", 200), _str("days", 60), _str("hours", 60),
                     _str("time_zone", 10), _str("time_zone_note", 200), _str("plan", 64, REQUIRED),
@@ -122,7 +125,7 @@ def upgrade() -> None:
     op.create_table("kb_topic", _key(), _str("title", 300, REQUIRED), _str("plan", 64, REQUIRED),
                     _of("programs", sa.JSON()))
     op.create_table("kb_topic_fact", _serial(), _ref("topic_id", "kb_topic"), _of("position", sa.Integer(), REQUIRED),
-                    _of("text", sa.Text(), REQUIRED))
+                    _str("key", 64), _of("text", sa.Text(), REQUIRED))
     op.create_index("ix_kb_topic_fact_topic_id", "kb_topic_fact", ["topic_id"])
     op.create_table("kb_alias", _serial(), _str("term", 200, REQUIRED), _str("kind", 20, REQUIRED),
                     _str("target_id", 64, REQUIRED))
