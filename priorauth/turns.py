@@ -183,15 +183,20 @@ def in_scope_after_all(message: Message, best_topic: BestTopic) -> str | None:
 
 def previous_response(events: list[dict]) -> str | None:
     """The response template of the bot's last message before the current user turn (tracker events)."""
+    said = (e for e in before_latest_message(events) if e.get("event") == "bot")
+    return next(((e.get("metadata") or {}).get("utter_action") for e in said), None)
+
+
+def before_latest_message(events: list[dict]):
+    """The events between the user's two latest messages, newest first."""
     seen_user = False
     for event in reversed(events):
         if event.get("event") == "user":
             if seen_user:
-                return None
+                return
             seen_user = True
-        elif event.get("event") == "bot" and seen_user:
-            return (event.get("metadata") or {}).get("utter_action")
-    return None
+        elif seen_user:
+            yield event
 
 
 def _ranking(message: Message) -> list[dict]:

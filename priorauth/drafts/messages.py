@@ -14,6 +14,7 @@ from typing import Any
 from priorauth.agent_proof import agent_vouched
 from priorauth.drafts.intake import read_fields
 from priorauth.drafts.validators import FIELDS, SETTINGS, ValidationContext, validate_fields
+from priorauth.turns import before_latest_message
 
 logger = logging.getLogger(__name__)
 
@@ -49,29 +50,13 @@ ANSWER_ACTIONS = frozenset({"action_answer", "action_fallback"})
 
 def bot_texts_since_previous_message(events: Sequence[Mapping[str, Any]]) -> list[str]:
     """What the bot said between the user's previous message and the latest one (newest first)."""
-    texts: list[str] = []
-    users = 0
-    for event in reversed(events):
-        if event.get("event") == "user":
-            users += 1
-            if users == 2:
-                break
-        elif event.get("event") == "bot" and users == 1 and event.get("text"):
-            texts.append(event["text"])
-    return texts
+    return [e["text"] for e in before_latest_message(events) if e.get("event") == "bot" and e.get("text")]
 
 
 def action_before_message(events: Sequence[Mapping[str, Any]]) -> str | None:
     """The bot's last action (not listening) before the user's latest message, if one ran since the one before."""
-    seen_user = False
-    for event in reversed(events):
-        if event.get("event") == "user":
-            if seen_user:
-                return None
-            seen_user = True
-        elif seen_user and event.get("event") == "action" and event.get("name") != "action_listen":
-            return event.get("name")
-    return None
+    ran = (e for e in before_latest_message(events) if e.get("event") == "action")
+    return next((e.get("name") for e in ran if e.get("name") != "action_listen"), None)
 
 
 def earlier_from(

@@ -215,20 +215,21 @@ def _listing_facts(session, answer, proc, code_row, program_id) -> None:
 
 
 # ---------------------------------------------------------------- the decision for one plan
+def _not_stated(out: _Outcome, members: str | None, text: str, scope=None) -> None:
+    """The sources leave the decision open: said as a gap (a caveat with no passage to cite), naming whose."""
+    out.status = Status.NOT_STATED
+    if members:
+        out.data["not_stated"] = members
+    out.facts.append(Fact(text=text, scope=scope, kind="caveat"))
+
+
 def _decide(session: Session, k: _Known, plan: str) -> _Outcome:
     out = _Outcome(plan=plan)
     listing = [r for r in rules(session, "listing", k.chain) if plan_applies(session, r.plan, plan)]
     if not listing:
-        out.status = Status.NOT_STATED
         program = session.get(m.Program, k.chain[0])
-        out.facts.append(
-            Fact(
-                text=f"The sources don't say whether AIM reviews {program.name} for {plan_names(session, [plan])} "
-                "members.",
-                scope=scope_of(session, plan, k.chain[:1]),
-                kind="caveat",  # a gap in the sources: said, with no passage to cite
-            )
-        )
+        text = f"The sources don't say whether AIM reviews {program.name} for {plan_names(session, [plan])} members."
+        _not_stated(out, None, text, scope_of(session, plan, k.chain[:1]))
         return out
     for r in listing:
         out.facts.append(fact_for(session, r.text, "rules", r.id, scope_of(session, r.plan, r.programs), kind="reason"))
@@ -521,16 +522,12 @@ def _apply_lines_of_business(session, out: _Outcome, k: _Known, plan: str) -> No
                     )
                 )
     if not scopes and k.lob in _excluded_somewhere(session) and out.status is Status.REVIEW_REQUIRED:
-        out.status = Status.NOT_STATED
-        out.data["not_stated"] = f"{lob_name} members of {plan_names(session, [plan])}"
-        out.facts.append(
-            Fact(
-                text=f"The sources don't say whether {plan_names(session, [plan])}'s {lob_name} members are in "
-                "the program (only Anthem Blue Cross's notice lists lines of business).",
-                scope=scope_of(session, plan, k.chain[:1]),
-                kind="caveat",  # a gap in the sources: said, with no passage to cite
-            )
+        text = (
+            f"The sources don't say whether {plan_names(session, [plan])}'s {lob_name} members are in "
+            "the program (only Anthem Blue Cross's notice lists lines of business)."
         )
+        members = f"{lob_name} members of {plan_names(session, [plan])}"
+        _not_stated(out, members, text, scope_of(session, plan, k.chain[:1]))
 
 
 def _lob_scope(session, s: m.LineOfBusinessScope):
@@ -567,15 +564,11 @@ def _apply_rehab(session, out: _Outcome, k: _Known) -> None:
         out.data["not_stated"] = f"{name} members"
         out.facts.append(caveat(session, "medicare_membership_undefined", line_of_business=name))
     else:
-        out.status = Status.NOT_STATED
-        out.data["not_stated"] = f"{name} members"
-        out.facts.append(
-            Fact(
-                text=f"The rehabilitation page names Anthem's commercial and Medicare membership only; it says nothing "
-                f"about {name} members.",
-                kind="caveat",  # a gap in the sources: said, with no passage to cite
-            )
+        text = (
+            f"The rehabilitation page names Anthem's commercial and Medicare membership only; it says nothing "
+            f"about {name} members."
         )
+        _not_stated(out, f"{name} members", text)
 
 
 def _lob_name(session, lob: str) -> str:
@@ -631,14 +624,7 @@ def _rehab_relaunch(session, out: _Outcome, k: _Known, entries) -> None:
     entry = next(iter(rehab_schedule(session, k.chain, k.lob, k.state)), None)
     members = f"{_lob_name(session, entries[0].line_of_business).lower()} members in {k.state}"
     if entry is None:
-        out.status = Status.NOT_STATED
-        out.data["not_stated"] = members
-        out.facts.append(
-            Fact(
-                text=f"The rehabilitation page lists no relaunch date for {members}.",
-                kind="caveat",  # a gap in the sources: said, with no passage to cite
-            )
-        )
+        _not_stated(out, members, f"The rehabilitation page lists no relaunch date for {members}.")
         for r in entries:
             out.facts.append(rehab_fact(session, r, kind="date"))
         return
