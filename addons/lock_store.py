@@ -44,6 +44,7 @@ logger = logging.getLogger(__name__)
 
 UNCHANGED = object()  # a change that writes nothing
 KEY_GRACE_SECONDS = 60  # a lock key outlives its last ticket by this much
+RECONNECT_RETRIES = 3  # a command that failed on a dead connection is sent again this many times
 
 
 class AtomicRedisLockStore(LockStore):
@@ -144,9 +145,10 @@ class AtomicRedisLockStore(LockStore):
 
     async def _transact(self, conversation_id: str, change: Callable[[Any], tuple[Any, Any]]) -> Any:
         """Runs change(lock or None) -> (lock to save, None to delete, or UNCHANGED; result) atomically."""
-        from redis.exceptions import WatchError
+        from redis.exceptions import ConnectionError, TimeoutError, WatchError
 
         key = self.key_prefix + conversation_id
+        failures = 0
         async with self.red.pipeline() as pipe:
             for attempt in range(1, self.max_attempts + 1):
                 try:
@@ -168,6 +170,13 @@ class AtomicRedisLockStore(LockStore):
                 except WatchError:
                     if attempt < self.max_attempts:
                         await self._sleep(self.backoff(attempt))
+                except (ConnectionError, TimeoutError):
+                    # A pipeline's WATCH on a pooled connection that died is not retried by the client (redis-py
+                    # 4.6): the pipeline drops that connection and the next attempt opens a new one.
+                    failures += 1
+                    if failures > RECONNECT_RETRIES:
+                        raise
+                    await self._sleep(self.backoff(attempt))
         logger.warning("lock of conversation %s: still contended after %d attempts", conversation_id, attempt)
         raise LockError(
             f"Could not update the lock of conversation '{conversation_id}': another replica changed it "
@@ -178,10 +187,20 @@ class AtomicRedisLockStore(LockStore):
 def _client(url: str, options: dict[str, Any]) -> Any:
     """An asyncio Redis client from a URL, or from a host name and Rasa's redis lock store settings."""
     from redis import asyncio as aioredis
+    from redis.asyncio.retry import Retry
+    from redis.backoff import ExponentialBackoff
+    from redis.exceptions import ConnectionError, TimeoutError
 
-    timeout = float(options.get("socket_timeout", DEFAULT_SOCKET_TIMEOUT_IN_SECONDS))
+    # A pooled connection that died while Redis was away (a restart, a network cut) fails its next command: that
+    # command is sent again on a new connection (three tries, 10-200 ms apart) before the turn gets a LockError.
+    # A command inside a WATCH whose connection dies becomes a WatchError, which `_transact` retries.
+    resilience = {
+        "socket_timeout": float(options.get("socket_timeout", DEFAULT_SOCKET_TIMEOUT_IN_SECONDS)),
+        "retry": Retry(ExponentialBackoff(cap=0.2, base=0.01), RECONNECT_RETRIES),
+        "retry_on_error": [ConnectionError, TimeoutError],
+    }
     if "://" in url:
-        return aioredis.Redis.from_url(url, socket_timeout=timeout)
+        return aioredis.Redis.from_url(url, **resilience)
     return aioredis.Redis(
         host=url,
         port=int(options.get("port", 6379)),
@@ -189,5 +208,5 @@ def _client(url: str, options: dict[str, Any]) -> Any:
         username=options.get("username"),
         password=options.get("password"),
         ssl=bool(options.get("use_ssl", False)),
-        socket_timeout=timeout,
+        **resilience,
     )

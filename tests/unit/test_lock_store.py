@@ -144,3 +144,22 @@ def test_turns_on_one_conversation_take_turns_on_a_real_redis(redis_url):
 
     assert asyncio.run(main()) is False  # the last turn removed the lock
     assert (len(turns), overlaps) == (40, [])
+
+
+def test_connections_that_died_while_redis_was_away_are_replaced_not_a_lock_error(redis_url):
+    """After a Redis restart or a network cut every pooled connection is dead: the next turn still gets its lock."""
+    prefix = "t" + uuid.uuid4().hex[:8]
+
+    async def main() -> int:
+        store = AtomicRedisLockStore(url=redis_url, key_prefix=prefix)
+        async with store.lock("conv", lock_lifetime=5):
+            pass
+        name = "lockstore" + prefix
+        await store.red.client_setname(name)  # the pooled connection, named to be killed
+        killed = await store.red.client_kill_filter(_type="normal", skipme=False)  # Redis drops every client
+        async with store.lock("conv", lock_lifetime=5) as lock:  # on a dead pooled connection first
+            assert not lock.is_locked(lock.last_issued)
+        await store.red.close()
+        return killed
+
+    assert asyncio.run(main()) >= 1
