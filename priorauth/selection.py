@@ -79,6 +79,7 @@ class Expander:
                 self.folded.setdefault(term.lower(), meaning)
         # Longest phrases first, so "total knee" expands before "knee".
         self.phrases = sorted(multi.items(), key=lambda kv: -len(kv[0]))
+        self._meanings = dict(self.phrases)
         self._phrase_re = (
             re.compile(r"\b(" + "|".join(re.escape(p) for p, _ in self.phrases) + r")\b", re.I) if multi else None
         )
@@ -94,8 +95,7 @@ class Expander:
                 out.append(meaning)
         expanded = " ".join(out)
         if self._phrase_re is not None:
-            meanings = dict(self.phrases)
-            extra = [meanings[m.group(1).lower()] for m in self._phrase_re.finditer(text or "")]
+            extra = [self._meanings[m.group(1).lower()] for m in self._phrase_re.finditer(text or "")]
             expanded += " " + " ".join(extra) if extra else ""
         return expanded.lower()
 
