@@ -132,7 +132,7 @@ def grow_kb(factor: int, dest: Path, seed: int = 11) -> dict:
         "codes": len(real_codes) + sum(len(s["codes"]) for s in synthetic),
         "real_procedures": len(real),
         "real_codes": len(real_codes),
-        "dir": str(dest.relative_to(ROOT)),
+        "dir": str(dest.relative_to(ROOT) if dest.is_relative_to(ROOT) else dest),
     }
 
 
