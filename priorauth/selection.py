@@ -34,7 +34,18 @@ RULE_TOPICS = {
     "effective_date": "effective_dates",
 }
 TOPIC_ALIASES = {"guideline_effective": "effective_dates", "program_overview": "program_services"}
+_ALNUM = re.compile(r"[a-z0-9]+")
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9.'/-]*[A-Za-z0-9]|[A-Za-z0-9]")
+
+
+@lru_cache(maxsize=1024)
+def _alternation_of(phrases: tuple[str, ...]) -> re.Pattern:
+    return re.compile(r"\b(" + "|".join(re.escape(p) for p in phrases) + r")\b", re.I)
+
+
+def _alternation(phrases: list[str]) -> re.Pattern:
+    """`\b(p1|p2|...)\b`, case-insensitive; the first phrase that matches at a position wins."""
+    return _alternation_of(tuple(phrases))
 
 
 @dataclass(frozen=True)
@@ -80,9 +91,15 @@ class Expander:
         # Longest phrases first, so "total knee" expands before "knee".
         self.phrases = sorted(multi.items(), key=lambda kv: -len(kv[0]))
         self._meanings = dict(self.phrases)
-        self._phrase_re = (
-            re.compile(r"\b(" + "|".join(re.escape(p) for p, _ in self.phrases) + r")\b", re.I) if multi else None
-        )
+        self._phrase_re = _alternation([p for p, _ in self.phrases]) if multi else None
+        # Phrases by their first word: a phrase can only occur in a text that has its first word, so a turn builds
+        # the alternation of those few (one over every phrase grows with the vocabulary). Phrases that do not
+        # start with a letter or digit are always tried.
+        self._order = {p: i for i, (p, _) in enumerate(self.phrases)}
+        self._by_first_word: dict[str, list[str]] = {}
+        for phrase, _ in self.phrases:
+            first = _ALNUM.match(phrase)
+            self._by_first_word.setdefault(first.group(0) if first else "", []).append(phrase)
 
     def __call__(self, text: str) -> str:
         out = []
@@ -94,10 +111,21 @@ class Expander:
             if meaning:
                 out.append(meaning)
         expanded = " ".join(out)
-        if self._phrase_re is not None:
-            extra = [self._meanings[m.group(1).lower()] for m in self._phrase_re.finditer(text or "")]
+        phrases = self._phrases_in(text or "")
+        if phrases is not None:
+            extra = [self._meanings[m.group(1).lower()] for m in phrases.finditer(text or "")]
             expanded += " " + " ".join(extra) if extra else ""
         return expanded.lower()
+
+    def _phrases_in(self, text: str) -> re.Pattern | None:
+        """The alternation of the phrases whose first word the text has, in the full alternation's order (None: no
+        phrase can occur). Only for ASCII text: case folding beyond ASCII (the Kelvin sign matches "k") could hide
+        a first word."""
+        if self._phrase_re is None or not text.isascii():
+            return self._phrase_re
+        words = {"", *_ALNUM.findall(text.lower())}
+        candidates = [p for w in words for p in self._by_first_word.get(w, ())]
+        return _alternation(sorted(candidates, key=self._order.__getitem__)) if candidates else None
 
 
 class FactIndex:
