@@ -13,7 +13,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import psutil
 import requests
 import yaml
 
@@ -236,6 +235,8 @@ class Servers:
 
     def rss_mb(self) -> dict[str, float]:
         """Resident memory of each server, its child processes included."""
+        import psutil  # the bench extra: the unit tests import this module (bench.growth) without it
+
         out = {}
         for key, pid in self.pids().items():
             try:

@@ -132,7 +132,7 @@ def grow_kb(factor: int, dest: Path, seed: int = 11) -> dict:
         "codes": len(real_codes) + sum(len(s["codes"]) for s in synthetic),
         "real_procedures": len(real),
         "real_codes": len(real_codes),
-        "dir": str(dest.relative_to(ROOT)),
+        "dir": str(dest.relative_to(ROOT) if dest.is_relative_to(ROOT) else dest),
     }
 
 
@@ -237,7 +237,7 @@ def in_process(kb_dir: Path, quick: bool) -> dict:
 
 def _extract_phases(matcher, texts: list[str], repeat: int) -> dict:
     """Where extract's time goes: tokenizing, the two spaCy PhraseMatchers (indexed), the code patterns,
-    and the fuzzy near-miss pass (difflib over every long term: linear in the number of terms)."""
+    and the fuzzy near-miss pass (rapidfuzz over the long terms of a fitting length and word count)."""
     totals = {"tokenize": 0.0, "phrase_matchers": 0.0, "code_patterns": 0.0, "fuzzy": 0.0}
     calls = 0
     try:

@@ -66,6 +66,7 @@ PLAIN_TOPICS = {
 SITE_OF_CARE_CUE = re.compile(r"\bsite[- ]of[- ]care\b|\bSOC\b")
 # Topics a clinical question may be read as: a guideline that decides it answers it instead.
 CLINICAL_TOPICS = {"review_requirement", "guideline_changes", "guidelines", "review_process", "exclusions"}
+WORD = re.compile(r"[a-z0-9]+")
 HOW_ROUTE_WORKS = re.compile(r"\bhow\s+(does|do|would|can|should)\b(?!.*\bwhat\s+happens\b)", re.I | re.S)
 REVIEW_SHAPED = {"guideline_changes", "review_process", "exclusions", "rehabilitation", "program_services"}
 # Topics whose answer changes with a procedure/program/setting/plan: a follow-up re-asks them.
@@ -183,14 +184,13 @@ def family_candidates(session: Session, families: list[str]) -> list[tuple[str, 
     for two words ("ankle fusion") the procedures both fit, else those either fits."""
     sets = []
     for word in families:
-        ids = {
-            target
-            for target, term in session.execute(
-                select(m.Alias.target_id, m.Alias.term).where(m.Alias.kind == "procedure")
-            ).all()
-            if word in re.findall(r"[a-z0-9]+", term) or word + "s" in re.findall(r"[a-z0-9]+", term)
-        }
-        sets.append(ids)
+        # Only the aliases that hold the word (SQL filters them; the word test below decides), each split once.
+        aliases = session.execute(
+            select(m.Alias.target_id, m.Alias.term).where(
+                m.Alias.kind == "procedure", m.Alias.term.contains(word, autoescape=True)
+            )
+        ).all()
+        sets.append({target for target, term in aliases if {word, word + "s"} & set(WORD.findall(term))})
     both = set.intersection(*sets) if sets else set()
     chosen = both or set().union(*sets)
     rows = session.execute(select(m.Procedure.id, m.Procedure.name).where(m.Procedure.id.in_(chosen))).all()

@@ -34,7 +34,18 @@ RULE_TOPICS = {
     "effective_date": "effective_dates",
 }
 TOPIC_ALIASES = {"guideline_effective": "effective_dates", "program_overview": "program_services"}
+_ALNUM = re.compile(r"[a-z0-9]+")
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9.'/-]*[A-Za-z0-9]|[A-Za-z0-9]")
+
+
+@lru_cache(maxsize=1024)
+def _alternation_of(phrases: tuple[str, ...]) -> re.Pattern:
+    return re.compile(r"\b(" + "|".join(re.escape(p) for p in phrases) + r")\b", re.I)
+
+
+def _alternation(phrases: list[str]) -> re.Pattern:
+    """`\b(p1|p2|...)\b`, case-insensitive; the first phrase that matches at a position wins."""
+    return _alternation_of(tuple(phrases))
 
 
 @dataclass(frozen=True)
@@ -79,9 +90,16 @@ class Expander:
                 self.folded.setdefault(term.lower(), meaning)
         # Longest phrases first, so "total knee" expands before "knee".
         self.phrases = sorted(multi.items(), key=lambda kv: -len(kv[0]))
-        self._phrase_re = (
-            re.compile(r"\b(" + "|".join(re.escape(p) for p, _ in self.phrases) + r")\b", re.I) if multi else None
-        )
+        self._meanings = dict(self.phrases)
+        self._phrase_re = _alternation([p for p, _ in self.phrases]) if multi else None
+        # Phrases by their first word: a phrase can only occur in a text that has its first word, so a turn builds
+        # the alternation of those few (one over every phrase grows with the vocabulary). Phrases that do not
+        # start with a letter or digit are always tried.
+        self._order = {p: i for i, (p, _) in enumerate(self.phrases)}
+        self._by_first_word: dict[str, list[str]] = {}
+        for phrase, _ in self.phrases:
+            first = _ALNUM.match(phrase)
+            self._by_first_word.setdefault(first.group(0) if first else "", []).append(phrase)
 
     def __call__(self, text: str) -> str:
         out = []
@@ -93,11 +111,21 @@ class Expander:
             if meaning:
                 out.append(meaning)
         expanded = " ".join(out)
-        if self._phrase_re is not None:
-            meanings = dict(self.phrases)
-            extra = [meanings[m.group(1).lower()] for m in self._phrase_re.finditer(text or "")]
+        phrases = self._phrases_in(text or "")
+        if phrases is not None:
+            extra = [self._meanings[m.group(1).lower()] for m in phrases.finditer(text or "")]
             expanded += " " + " ".join(extra) if extra else ""
         return expanded.lower()
+
+    def _phrases_in(self, text: str) -> re.Pattern | None:
+        """The alternation of the phrases whose first word the text has, in the full alternation's order (None: no
+        phrase can occur). Only for ASCII text: case folding beyond ASCII (the Kelvin sign matches "k") could hide
+        a first word."""
+        if self._phrase_re is None or not text.isascii():
+            return self._phrase_re
+        words = {"", *_ALNUM.findall(text.lower())}
+        candidates = [p for w in words for p in self._by_first_word.get(w, ())]
+        return _alternation(sorted(candidates, key=self._order.__getitem__)) if candidates else None
 
 
 class FactIndex:
@@ -116,12 +144,29 @@ class FactIndex:
         # Character n-grams within words: plurals, typos and run-together shorthand still meet ("authorizaton").
         self.chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True).fit(corpus)
         self._views: list[tuple[int, str]] = [(i, v) for i, d in enumerate(self.docs) for v in (d.text, *d.answers)]
+        # The row of each statement and question in the fitted matrices: the facts a reply ranks are the knowledge
+        # base's own, so a turn takes their vectors from here instead of expanding and transforming them again.
+        self._row: dict[str, int] = {}
         self._matrix = self._vectors([v for _, v in self._views])
+        for row, (_doc, view) in enumerate(self._views):
+            self._row.setdefault(view, row)
 
     # ------------------------------------------------------------------ scoring
     def _vectors(self, texts: Sequence[str]):
-        expanded = [self.expand(t) for t in texts]
-        return self.words.transform(expanded), self.chars.transform(expanded)
+        rows = [self._row.get(t) for t in texts]
+        known = [i for i, row in enumerate(rows) if row is not None]
+        fresh = [i for i, row in enumerate(rows) if row is None]
+        expanded = [self.expand(texts[i]) for i in fresh]
+        if not known:
+            return self.words.transform(expanded), self.chars.transform(expanded)
+        fitted = [rows[i] for i in known]
+        if not fresh:
+            return self._matrix[0][fitted], self._matrix[1][fitted]
+        order = np.argsort(known + fresh)  # back to the order of `texts`
+        return tuple(
+            sparse.vstack([matrix[fitted], vectorizer.transform(expanded)]).tocsr()[order]
+            for matrix, vectorizer in zip(self._matrix, (self.words, self.chars), strict=True)
+        )
 
     def _similarity(self, message: str, vectors, common=None) -> np.ndarray:
         mw, mc = self._vectors([message])

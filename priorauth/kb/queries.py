@@ -45,18 +45,21 @@ def resolve(session: Session, kind: str, text: str | None) -> str | None:
 def named_plans(session: Session) -> tuple[str, ...]:
     """The plans whose own notices are among the sources, in the order of their notices (a plan that covers
     other plans, "any Anthem plan" or "not specific to a plan", is a scope, not one of them)."""
-    if "named_plans" not in session.info:  # asked for several times a decision; the data does not change
+
+    def read() -> tuple[str, ...]:
         rows = session.execute(select(m.Source.plan).order_by(m.Source.id)).scalars()
-        session.info["named_plans"] = tuple(dict.fromkeys(p for p in rows if not covered_plans(session, p)))
-    return session.info["named_plans"]
+        return tuple(dict.fromkeys(p for p in rows if not covered_plans(session, p)))
+
+    return once_per_session(session, ("named_plans",), read)
 
 
 def covered_plans(session: Session, plan: str | None) -> tuple[str, ...]:
     """The plans a plan scope covers (("all",) for every plan); () for a plan of its own."""
-    if "plan_covers" not in session.info:
-        rows = session.execute(select(m.Plan.id, m.Plan.covers)).all()
-        session.info["plan_covers"] = {pid: tuple(covers or ()) for pid, covers in rows}
-    return session.info["plan_covers"].get(plan, ())
+
+    def read() -> dict[str, tuple[str, ...]]:
+        return {pid: tuple(covers or ()) for pid, covers in session.execute(select(m.Plan.id, m.Plan.covers)).all()}
+
+    return once_per_session(session, ("plan_covers",), read).get(plan, ())
 
 
 def plan_applies(session: Session, rule_plan: str, plan: str | None) -> bool:
@@ -92,14 +95,26 @@ def presentation_in(session: Session, text: str | None) -> str | None:
     return found.pop() if len(found) == 1 else None
 
 
+def once_per_session(session: Session, key: tuple, read):
+    """``read()``, made once per session: a turn's session decides for several plans and topics, which read the
+    same rules, citations and plans; the knowledge base does not change while a turn reads it."""
+    reads = session.info.setdefault("kb_reads", {})
+    if key not in reads:
+        reads[key] = read()
+    return reads[key]
+
+
 def citations_for(session: Session, record_type: str, record_id: str) -> tuple[Citation, ...]:
-    rows = session.execute(
-        select(m.Citation, m.Source)
-        .join(m.Source, m.Source.id == m.Citation.source_id)
-        .where(m.Citation.record_type == record_type, m.Citation.record_id == record_id)
-        .order_by(m.Citation.position)
-    ).all()
-    return tuple(Citation(s.id, s.file, s.title, c.quote, s.short_title or "") for c, s in rows)
+    def read() -> tuple[Citation, ...]:
+        rows = session.execute(
+            select(m.Citation, m.Source)
+            .join(m.Source, m.Source.id == m.Citation.source_id)
+            .where(m.Citation.record_type == record_type, m.Citation.record_id == record_id)
+            .order_by(m.Citation.position)
+        ).all()
+        return tuple(Citation(s.id, s.file, s.title, c.quote, s.short_title or "") for c, s in rows)
+
+    return once_per_session(session, ("citations", record_type, record_id), read)
 
 
 def program_chain(session: Session, program_id: str) -> list[m.Program]:
@@ -112,7 +127,7 @@ def program_chain(session: Session, program_id: str) -> list[m.Program]:
 
 
 def scope_of(session: Session, plan: str | None, programs=(), region=None, lobs=()) -> Scope:
-    plan_row = session.get(m.Plan, plan) if plan else None
+    plan_row = once_per_session(session, ("plan", plan), lambda: session.get(m.Plan, plan)) if plan else None
     return Scope(
         plan=plan,
         plan_name=plan_row.name if plan_row else None,
@@ -361,7 +376,7 @@ def find_procedure(session: Session, procedure: str | None, code: str | None) ->
 # ---------------------------------------------------------------- rules by topic
 def rules(session: Session, kind: str, programs: list[str] | None = None) -> list[m.Rule]:
     stmt = select(m.Rule).where(m.Rule.kind == kind).order_by(m.Rule.id)
-    found = list(session.execute(stmt).scalars())
+    found = list(once_per_session(session, ("rules", kind), lambda: list(session.execute(stmt).scalars())))
     if programs:
         found = [r for r in found if set(r.programs) & set(programs)]
     return found

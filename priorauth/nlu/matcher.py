@@ -4,10 +4,12 @@ and generic words ("hip", "fusion") that name a family of procedures but never o
 
 from __future__ import annotations
 
+import bisect
 import difflib
 import re
 
 import spacy
+from rapidfuzz import fuzz, process
 from spacy.lang.en.stop_words import STOP_WORDS
 from spacy.matcher import PhraseMatcher
 
@@ -51,6 +53,11 @@ PRIORITY = [
 # Similarity each word of a multi-word near-miss must have with the term's word ("of services" is not
 # "OT services", "medical necessity" is not "medical assistance").
 WORD_SIMILARITY = 0.75
+# Indel similarity (rapidfuzz's fuzz.ratio / 100) a near-miss needs: to fill a gap (KBMatcher's fuzzy_threshold,
+# 0.88 by default), and to replace a shorter exact match inside it. Indel is never below difflib's ratio, which
+# these thresholds were first set with; on typo variants of every long term (1-3 edits) 0.88 gives difflib's
+# entities on all but one, where it finds the term difflib missed; 0.86 and 0.89 each differ on ~100.
+EXACT_OVERRIDE = 0.94
 
 
 class KBMatcher:
@@ -72,6 +79,7 @@ class KBMatcher:
         self.codes = vocabulary["codes"]
         self.diagnoses = {d.replace(".", ""): d for d in vocabulary["diagnoses"]}
         self.fuzzy_threshold = fuzzy_threshold
+        self.fuzzy_index = _length_index(self.fuzzy_terms)
 
     def norm(self, word: str) -> str:
         """A word as the vocabulary spells it: lower case, shorthand expanded, a plural made singular."""
@@ -131,28 +139,51 @@ class KBMatcher:
 
     def _fuzzy(self, doc, found: list[dict]) -> list[dict]:
         """Near-misses of long terms; a fuzzy span only counts where it is longer than what it overlaps."""
+        # Plain tuples, not spaCy Spans: this loop visits every 1-3-token span of the message.
+        tokens = [(t.idx, t.idx + len(t.text), t.is_alpha, t.lower_ in STOP_WORDS) for t in doc]
+        message = doc.text
         out: list[dict] = []
         for size in (3, 2, 1):
-            for i in range(len(doc) - size + 1):
-                span = doc[i : i + size]
+            for i in range(len(tokens) - size + 1):
+                span = tokens[i : i + size]
+                start, end = span[0][0], span[-1][1]
+                text = message[start:end]
                 if (
-                    len(span.text) < 7
-                    or not all(t.is_alpha for t in span)
-                    or span.text.lower() in COMMON_WORDS
-                    or span[0].lower_ in STOP_WORDS
-                    or span[-1].lower_ in STOP_WORDS
+                    len(text) < 7
+                    or not all(alpha for _, _, alpha, _ in span)
+                    or span[0][3]
+                    or span[-1][3]
+                    or text.lower() in COMMON_WORDS
                 ):
                     continue
-                overlapping = [e for e in found + out if _overlaps(e, span)]
-                if any(e["end"] - e["start"] >= len(span.text) for e in overlapping):
+                overlapping = [e for e in found + out if e["start"] < end and e["end"] > start]
+                if any(e["end"] - e["start"] >= len(text) for e in overlapping):
                     continue
                 # Replacing an exact match needs a closer likeness than filling a gap does.
-                cutoff = max(self.fuzzy_threshold, 0.94) if overlapping else self.fuzzy_threshold
-                best = difflib.get_close_matches(span.text.lower(), self.fuzzy_terms, n=1, cutoff=cutoff)
-                if best and _words_alike(span.text.lower(), best[0]):
-                    entity, value = self.fuzzy_terms[best[0]]
-                    out.append(_entity(entity, value, span.start_char, span.end_char, span.text))
+                cutoff = max(self.fuzzy_threshold, EXACT_OVERRIDE) if overlapping else self.fuzzy_threshold
+                term = self._closest_term(text.lower(), cutoff)
+                if term and _words_alike(text.lower(), term):
+                    entity, value = self.fuzzy_terms[term]
+                    out.append(_entity(entity, value, start, end, text))
         return out
+
+    def _closest_term(self, text: str, cutoff: float) -> str | None:
+        """The long term most like `text` by Indel similarity (rapidfuzz, in C++), or None below `cutoff`. Only the
+        terms that could pass are compared: those of a word count `_words_alike` accepts, and of a length near
+        `text`'s (2 * min(a, b) / (a + b) >= cutoff bounds the ratio of the two lengths)."""
+        words = len(text.split())
+        low, high = len(text) * cutoff / (2 - cutoff) - 1e-9, len(text) * (2 - cutoff) / cutoff + 1e-9
+        best, best_score = None, 0.0
+        for count, (terms, lengths) in self.fuzzy_index.items():
+            if words > 1 and count not in (1, words):
+                continue
+            lo, hi = bisect.bisect_left(lengths, low), bisect.bisect_right(lengths, high)
+            if lo < hi:
+                scores = process.cdist([text], terms[lo:hi], scorer=fuzz.ratio, score_cutoff=cutoff * 100)[0]
+                i = int(scores.argmax())
+                if scores[i] > best_score:
+                    best, best_score = terms[lo + i], scores[i]
+        return best
 
 
 def _words_alike(text: str, term: str) -> bool:
@@ -163,8 +194,12 @@ def _words_alike(text: str, term: str) -> bool:
     return all(difflib.SequenceMatcher(None, x, y).ratio() >= WORD_SIMILARITY for x, y in zip(a, b, strict=True))
 
 
-def _overlaps(e: dict, span) -> bool:
-    return not (e["end"] <= span.start_char or e["start"] >= span.end_char)
+def _length_index(terms) -> dict[int, tuple[list[str], list[int]]]:
+    """Terms by word count, each group sorted by length (with the lengths, for bisect)."""
+    groups: dict[int, list[str]] = {}
+    for term in terms:
+        groups.setdefault(len(term.split()), []).append(term)
+    return {n: (sorted(g, key=len), sorted(len(t) for t in g)) for n, g in sorted(groups.items())}
 
 
 def _entity(entity: str, value: str, start: int, end: int, text: str) -> dict:
