@@ -205,9 +205,12 @@ def in_process(kb_dir: Path, quick: bool) -> dict:
     load_seconds = time.perf_counter() - start
     factory = make_session_factory(engine)
     real = yaml.safe_load((KB_DIR / "procedures.yml").read_text(encoding="utf-8"))["procedures"]
-    requests_ = [{"procedure": p["synonyms"][0]} for p in real] + [{"code": str(p["codes"][0])} for p in real]
+    # Procedures the sources name by a category only (MRI, CT) have no code: asked by name only.
+    requests_ = [{"procedure": p["synonyms"][0]} for p in real if p.get("synonyms")]
+    requests_ += [{"code": str(p["codes"][0])} for p in real if p.get("codes")]
     requests_ += [
-        {"code": str(p["codes"][0]), "setting": "outpatient_hospital", "line_of_business": "aso"} for p in real[:10]
+        {"code": str(p["codes"][0]), "setting": "outpatient_hospital", "line_of_business": "aso"}
+        for p in [p for p in real if p.get("codes")][:10]
     ]
     with factory() as session:
         review = _time_calls(lambda kw: review_requirement(session, **kw), [(kw,) for kw in requests_], repeat)
