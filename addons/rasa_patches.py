@@ -1,4 +1,4 @@
-"""Four patches of Rasa 3.6 internals (checked on 3.6.21), and the input channel that installs them.
+"""Five patches of Rasa 3.6 internals (checked on 3.6.21), and the input channel that installs them.
 
 Each patch names the Rasa issue it works around; remove it when Rasa fixes that behaviour.
 1. `patch_remote_action`: a reply when the action server fails (`RemoteAction.run`).
@@ -6,6 +6,7 @@ Each patch names the Rasa issue it works around; remove it when Rasa fixes that 
    lock store unreachable, lock timeout. Rasa 3.6's REST channel would answer HTTP 200 `[]`, socket.io nothing.
 3. `patch_tracker_store_engine`: the SQL tracker store reconnects after a database restart.
 4. `patch_tracker_store_fallback`: no silent fallback of the tracker store to this replica's memory.
+5. `guard_socketio`: socket.io `session_request` and user messages checked before Rasa's handlers see them.
 `install()` also masks member ids and dates of birth in every log record (`priorauth.logfilter`).
 
 Rasa 3.6 offers no start-up hook to `rasa run` but the ones it loads from its configuration (input channels,
@@ -209,6 +210,61 @@ def patch_tracker_store_fallback() -> None:
         setattr(FailSafeTrackerStore, method.__name__, method)
 
 
+REFUSED_EVENT = "refused"
+
+
+def guard_socketio(app: Any, max_message_chars: int | None = None) -> int:
+    """Rasa's socket.io handlers get only payloads they can handle; the others are refused with a reason.
+
+    For Rasa 3.6 (3.6.21); found by the production layer's fuzzing (tests/production/test_fuzz.py). No Rasa issue
+    found. `SocketIOInput.blueprint` (rasa/core/channels/socketio.py) handles `session_request` and the user
+    message event with no check at all: a payload that is not an object, a second argument or none, an
+    unhashable `session_id` or a `metadata` string that is not JSON raise inside the handler (python-socketio
+    logs a traceback, the client hears nothing), and any text of any size and type (a number, a list, "",
+    NUL characters, lone surrogates, a megabyte) goes to NLU and into the tracker store, in any conversation
+    including the agent channel's (`agent:...`). Wrapped here, each payload is checked by the REST webhook's
+    rules (`addons.request_guard.validate_socketio_event`) and a refused one gets a `refused` event (and the
+    acknowledgement, when the client asked for one) `{"error", "message", "status"}`; nothing of it is processed
+    or stored. Returns the number of handlers wrapped.
+    """
+    from addons.request_guard import Rejection, validate_socketio_event
+
+    limit = int(max_message_chars or env_number("PRIORAUTH_MAX_MESSAGE_CHARS", 4000))
+    wrapped = 0
+    for blueprint in list(getattr(app, "blueprints", {}).values()):
+        sio = getattr(getattr(blueprint, "ctx", None), "sio", None)
+        if sio is None:
+            continue
+        for handlers in sio.handlers.values():
+            for event, handler in list(handlers.items()):
+                if getattr(handler, "priorauth_patched", False) or handler.__name__ not in (
+                    "session_request",
+                    "handle_message",
+                ):
+                    continue
+                handlers[event] = _checked_handler(sio, event, handler, limit, Rejection, validate_socketio_event)
+                wrapped += 1
+    return wrapped
+
+
+def _checked_handler(sio, event, handler, limit, rejection_type, validate):
+    kind = "session_request" if handler.__name__ == "session_request" else event
+
+    @functools.wraps(handler)
+    async def checked(sid, *args):
+        try:
+            data = validate(kind, args, limit)
+        except rejection_type as rejection:
+            logger.info("socket.io: refused %s: %s", event, rejection.code)
+            refusal = {"error": rejection.code, "message": rejection.message, "status": rejection.status}
+            await sio.emit(REFUSED_EVENT, refusal, to=sid)
+            return refusal
+        return await handler(sid, data)
+
+    checked.priorauth_patched = True  # type: ignore[attr-defined]
+    return checked
+
+
 _install_lock = threading.Lock()
 
 
@@ -233,4 +289,11 @@ class RasaPatches(InputChannel):
         install()
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        return Blueprint("priorauth_rasa_patches", __name__)
+        hooks = Blueprint("priorauth_rasa_patches", __name__)
+
+        async def check_socketio(app, _loop) -> None:
+            if guard_socketio(app):
+                logger.info("socket.io payloads checked (session_request, user messages)")
+
+        hooks.listener("before_server_start")(check_socketio)
+        return hooks

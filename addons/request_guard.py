@@ -89,6 +89,60 @@ def validate_rest_body(body: bytes, max_message_chars: int = 4000) -> dict:
     return data
 
 
+def _socketio_session_id(value: Any) -> str:
+    if not isinstance(value, str) or not SENDER.fullmatch(value):
+        raise Rejection(
+            400,
+            "invalid_session_id",
+            '"session_id" must be 1-128 characters of letters, digits and . _ : @ - (the one session_confirm gave)',
+        )
+    if value.startswith(RESERVED_SENDER_PREFIXES):
+        raise Rejection(400, "invalid_session_id", f'"session_id" must not start with {RESERVED_SENDER_PREFIXES[0]!r}')
+    return value
+
+
+def validate_socketio_event(event: str, args: tuple, max_message_chars: int = 4000) -> dict | None:
+    """The payload of a socket.io `session_request` (None or an object) or user message (an object), checked
+    by the REST webhook's rules for texts; raises `Rejection` (status 400 or 413, sent in a `refused` event).
+
+    session_request: no argument, null, or an object whose `session_id` is null or a sender id. A user message:
+    one object with a `session_id` (a sender id, not `agent:...`) and a `message` as on the REST webhook;
+    `metadata` an object (or a string holding one, which Rasa parses) if given."""
+    shape = '{"message": "...", "session_id": "..."}' if event != "session_request" else '{"session_id": ...}'
+    if len(args) > 1 or (event != "session_request" and len(args) != 1):
+        raise Rejection(400, "invalid_payload", f"{event} takes one argument: {shape}")
+    data = args[0] if args else None
+    if event == "session_request":
+        if data is None:
+            return None
+        if not isinstance(data, dict):
+            raise Rejection(400, "invalid_payload", f"got a JSON {type(data).__name__}: {event} takes {shape}")
+        if data.get("session_id") is not None:
+            _socketio_session_id(data["session_id"])
+        return data
+    if not isinstance(data, dict):
+        raise Rejection(400, "invalid_payload", f"got a JSON {type(data).__name__}: {event} takes {shape}")
+    _socketio_session_id(data.get("session_id"))
+    message = data.get("message")
+    if not isinstance(message, str):
+        raise Rejection(400, "invalid_message", '"message" must be a string')
+    if not message.strip():
+        raise Rejection(400, "invalid_message", '"message" must not be empty')
+    if "\x00" in message or _has_lone_surrogate(message):
+        raise Rejection(400, "invalid_message", '"message" must be text (no NUL characters or lone surrogates)')
+    if len(message) > max_message_chars:
+        raise Rejection(413, "message_too_long", f'"message" is longer than {max_message_chars} characters')
+    metadata = data.get("metadata")
+    if isinstance(metadata, str):
+        try:
+            metadata = json.loads(metadata)
+        except (ValueError, RecursionError):
+            raise Rejection(400, "invalid_metadata", '"metadata" must be a JSON object') from None
+    if metadata is not None and not isinstance(metadata, dict):
+        raise Rejection(400, "invalid_metadata", '"metadata" must be a JSON object')
+    return data
+
+
 class RateLimiter:
     """Token buckets per key: `rate` tokens a second, at most `burst`; least recently used keys are
     forgotten above `max_keys`. A rate of 0 or less disables it."""
