@@ -12,6 +12,7 @@ signature of (sender, agent id, message id) that the action server checks (prior
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import uuid
@@ -105,7 +106,7 @@ class AgentInput(InputChannel):
     def identify(self, request: Request, claimed: Any) -> AgentIdentity | HTTPResponse:
         """The verified agent of a request, or the error response: 401 for the token, 403 for another agent id."""
         try:
-            identity = self.auth.identify(request.headers.get("authorization"))
+            identity = self.auth.identify(_authorization(request))
         except AgentAuthError as exc:
             logger.info("agent channel: a request was refused: %s", exc.code)
             return _error(exc.status, exc.code, exc.message)
@@ -129,15 +130,19 @@ class AgentInput(InputChannel):
         @agent_webhook.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
             body = _json_object(request)
-            identity = self.identify(request, body.get("agent_id"))
+            identity = self.identify(request, body.get("agent_id") if isinstance(body, dict) else None)
             if isinstance(identity, HTTPResponse):
                 return identity
+            if isinstance(body, HTTPResponse):
+                return body
             session = _session(body.get("session"))
             if isinstance(session, HTTPResponse):
                 return session
             text = body.get("message")
             if not isinstance(text, str) or not text.strip():
                 return _error(400, "bad_request", "'message' must be a non-empty string")
+            if "\x00" in text or not _encodable(text):
+                return _error(400, "bad_request", "'message' must be text (no NUL characters or lone surrogates)")
             if len(text) > MAX_MESSAGE_CHARS:
                 return _error(400, "bad_request", f"'message' must be at most {MAX_MESSAGE_CHARS} characters")
             agent_id = identity.agent_id
@@ -182,12 +187,40 @@ class AgentInput(InputChannel):
         return agent_webhook
 
 
-def _json_object(request: Request) -> dict:
+EXPECTED_BODY = 'the body must be a JSON object {"session": ..., "message": ...}'
+
+
+def _json_object(request: Request) -> dict | HTTPResponse:
+    """The request's JSON object, or the 400 that says what the body is instead."""
+    raw = request.body or b""
+    if not raw.strip():
+        return _error(400, "bad_request", f"empty body: {EXPECTED_BODY}")
     try:
-        body = request.json
-    except Exception:  # Sanic raises on malformed JSON
-        return {}
-    return body if isinstance(body, dict) else {}
+        body = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return _error(400, "bad_request", f"the body is not valid UTF-8 JSON: {EXPECTED_BODY}")
+    if not isinstance(body, dict):
+        return _error(400, "bad_request", f"got a JSON {type(body).__name__}: {EXPECTED_BODY}")
+    return body
+
+
+def _authorization(request: Request) -> str | None:
+    """The Authorization header, refused unless ASCII: Sanic decodes other bytes to lone surrogates, which the
+    JWT library cannot encode (an HTTP 500 before this check; found by tests/production/test_fuzz.py)."""
+    value = request.headers.get("authorization")
+    if value is not None and not value.isascii():
+        raise AgentAuthError(
+            401, "invalid_token", "invalid token: not a JWT (a token is ASCII); sign in again with a new token"
+        )
+    return value
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate, escaped in the JSON body
+        return False
+    return True
 
 
 def _session(session: Any) -> str | HTTPResponse:

@@ -295,8 +295,11 @@ def test_the_history_of_a_panel_session_comes_from_the_tracker():
         ({**QUERY, "message": "   "}, "'message' must be a non-empty string"),
         ({**QUERY, "message": 42}, "'message' must be a non-empty string"),
         ({**QUERY, "message": "x" * 2001}, "'message' must be at most 2000 characters"),
-        ([QUERY], "'session' must be 1-64 characters"),
-        (b"{not json", "'session' must be 1-64 characters"),
+        ({**QUERY, "message": "27447\x00"}, "'message' must be text (no NUL characters or lone surrogates)"),
+        (b'{"session": "s1", "message": "\\ud800"}', "'message' must be text (no NUL characters or lone surrogates)"),
+        ([QUERY], "got a JSON list: the body must be a JSON object"),
+        (b"{not json", "the body is not valid UTF-8 JSON: the body must be a JSON object"),
+        (b"", "empty body: the body must be a JSON object"),
     ],
 )
 def test_a_malformed_request_gets_a_400_naming_the_field(body, message):
