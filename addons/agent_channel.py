@@ -19,6 +19,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import jwt
 from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
 from rasa.shared.core.events import BotUttered, UserUttered
 from sanic import Blueprint, response
@@ -110,6 +111,12 @@ class AgentInput(InputChannel):
         except AgentAuthError as exc:
             logger.info("agent channel: a request was refused: %s", exc.code)
             return _error(exc.status, exc.code, exc.message)
+        except jwt.InvalidTokenError:  # PyJWT's header checks (a `kid` that is not a string) raise more than
+            # DecodeError, which priorauth.agent_auth expects: an HTTP 500 before this (found by test_fuzz.py)
+            logger.info("agent channel: a request was refused: invalid_token (unreadable header)")
+            return _error(
+                401, "invalid_token", "invalid token: its header cannot be read; sign in again with a new token"
+            )
         if claimed is not None and claimed != identity.agent_id:
             shown = claimed if isinstance(claimed, str) and AGENT_ID.fullmatch(claimed) else "(malformed)"
             logger.warning("agent channel: agent %s asked for agent_id %s: refused", identity.agent_id, shown)
