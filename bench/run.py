@@ -20,10 +20,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import growth, latency, nlu_cv, quality, report, resources  # noqa: E402
+from bench import fuzz, growth, latency, nlu_cv, quality, report, resources  # noqa: E402
 from bench.common import BENCH, OUT, ROOT, RssSampler, Servers, log, train_model  # noqa: E402
 
-PARTS = ["nlu", "quality", "latency", "growth", "resources"]
+PARTS = ["nlu", "quality", "latency", "growth", "resources", "fuzz"]
 RESULTS = OUT / "results.json"
 
 
@@ -175,6 +175,8 @@ RUNNERS = {
     "latency": part_latency,
     "growth": part_growth,
     "resources": part_resources,
+    # Issue 17's long fuzz run: 10,000 generated inputs against a two-replica cluster (bench/fuzz.py).
+    "fuzz": lambda ctx: fuzz.run(ctx.model(), fuzz.QUICK_INPUTS if ctx.quick else None),
 }
 
 
