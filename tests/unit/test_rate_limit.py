@@ -196,3 +196,32 @@ def test_after_an_outage_the_shared_count_resumes(redis_url, caplog):
     assert down.allowed and not down.shared and skipped.allowed and not skipped.shared
     assert back.allowed and back.shared and limiter.failures == 1
     assert any("answers again" in r.getMessage() for r in caplog.records)
+
+
+def test_two_guards_on_one_redis_answer_429_with_retry_after_at_the_shared_limit(redis_url):
+    """The middleware of two replicas (addons/request_guard.py) with the shared limiter: the sender's third message
+    is refused by whichever replica gets it, with Retry-After and the JSON error; another sender passes."""
+    import json
+    from types import SimpleNamespace
+
+    from addons.request_guard import WebhookGuard
+
+    prefix, clock = "t" + uuid.uuid4().hex[:8], Clock()
+
+    def message(sender: str):
+        raw = json.dumps({"sender": sender, "message": "hi"}).encode()
+        headers = {"content-length": str(len(raw))}
+        return SimpleNamespace(method="POST", path="/webhooks/rest/webhook", headers=headers, body=raw)
+
+    async def main():
+        one, two = (
+            WebhookGuard(16384, 4000, limiter)
+            for limiter in replicas(redis_url, 2, prefix, rate=0.5, burst=2, clock=clock)
+        )
+        answers = [await one(message("s")), await two(message("s")), await two(message("s")), await one(message("t"))]
+        return answers
+
+    first, second, refused, other = asyncio.run(main())
+    assert first is None and second is None and other is None  # passed on to Rasa
+    assert refused.status == 429 and refused.headers["Retry-After"] == "2"  # 0.5/s: the next one in 2 s
+    assert json.loads(refused.body)["error"] == "rate_limited"
