@@ -152,7 +152,7 @@ def best_topic(text: str) -> str | None:
 
 
 def with_slots(context: Context, topic: str | None = None) -> Events:
-    events = [SlotSet(name, value) for name, value in context.slots().items()]
+    events = [SlotSet(name, value) for name, value in context.changed_slots().items()]
     return [*events, SlotSet("last_topic", topic)] if topic else events
 
 

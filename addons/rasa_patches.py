@@ -1,4 +1,4 @@
-"""Five patches of Rasa 3.6 internals (checked on 3.6.21), and the input channel that installs them.
+"""Seven patches of Rasa 3.6 internals (checked on 3.6.21), and the input channel that installs them.
 
 Each patch names the Rasa issue it works around; remove it when Rasa fixes that behaviour.
 1. `patch_remote_action`: a reply when the action server fails (`RemoteAction.run`).
@@ -6,7 +6,9 @@ Each patch names the Rasa issue it works around; remove it when Rasa fixes that 
    lock store unreachable, lock timeout. Rasa 3.6's REST channel would answer HTTP 200 `[]`, socket.io nothing.
 3. `patch_tracker_store_engine`: the SQL tracker store reconnects after a database restart.
 4. `patch_tracker_store_fallback`: no silent fallback of the tracker store to this replica's memory.
-5. `guard_socketio`: socket.io `session_request` and user messages checked before Rasa's handlers see them.
+5. `patch_action_result_validation`: the action server's response checked against a validator made once.
+6. `patch_endpoint_session`: one HTTP client per process for the action server, its connections kept alive.
+7. `guard_socketio`: socket.io `session_request` and user messages checked before Rasa's handlers see them.
 `install()` also masks member ids and dates of birth in every log record (`priorauth.logfilter`).
 
 Rasa 3.6 offers no start-up hook to `rasa run` but the ones it loads from its configuration (input channels,
@@ -20,6 +22,7 @@ import asyncio
 import functools
 import logging
 import threading
+import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -210,6 +213,122 @@ def patch_tracker_store_fallback() -> None:
         setattr(FailSafeTrackerStore, method.__name__, method)
 
 
+def patch_action_result_validation() -> None:
+    """The action server's response is validated by one validator made at start, not one per call.
+
+    For Rasa 3.6 (3.6.21). No Rasa issue found; jsonschema's own advice is to make a validator once for
+    repeated validation (`jsonschema.validate` "will first verify that the provided schema is itself
+    valid"; https://python-jsonschema.readthedocs.io/en/stable/validate/).
+
+    `RemoteAction._validate_action_result` (rasa/core/actions/action.py) calls `jsonschema.validate(result,
+    spec)` for every custom action: with jsonschema 4.17 that checks Rasa's response schema against the
+    2020-12 metaschema every time, then builds a validator. Profiled under load (bench/README.md) it was a
+    third of the Rasa server's CPU, about 50 ms a turn; with the validator made once it is about 3 ms. The
+    same schema, the same draft (the one `validate` picks), the same error (`best_match`) and the same
+    message appended to it.
+    """
+    from jsonschema import validators
+    from jsonschema.exceptions import best_match
+    from rasa.core.actions import action as rasa_action
+
+    if getattr(rasa_action.RemoteAction._validate_action_result, "priorauth_patched", False):
+        return
+    original = rasa_action.RemoteAction._validate_action_result
+    spec = rasa_action.RemoteAction.action_response_format_spec()
+    validator_class = validators.validator_for(spec)
+    validator_class.check_schema(spec)
+    validator = validator_class(spec)
+
+    @functools.wraps(original)
+    def _validate_action_result(self, result):
+        error = best_match(validator.iter_errors(result))
+        if error is None:
+            return True
+        error.message += (
+            ". Failed to validate Action server response from API, make sure your response from the Action "
+            f"endpoint is valid. For more information about the format visit {rasa_action.DOCS_BASE_URL}/custom-actions"
+        )
+        raise error
+
+    _validate_action_result.priorauth_patched = True  # type: ignore[attr-defined]
+    rasa_action.RemoteAction._validate_action_result = _validate_action_result
+
+
+# aiohttp keeps an idle connection this long; under the action server's keep-alive timeout (Sanic's 5 s), so
+# the client never sends on a connection the server is closing.
+KEEPALIVE_SECONDS = 2.0
+_sessions: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _shared_session() -> Any:
+    import aiohttp
+
+    loop = asyncio.get_running_loop()
+    session = _sessions.get(loop)
+    if session is None or session.closed:
+        connector = aiohttp.TCPConnector(
+            limit=int(env_number("PRIORAUTH_ACTION_CONNECTIONS", 100)), keepalive_timeout=KEEPALIVE_SECONDS
+        )
+        session = _sessions[loop] = aiohttp.ClientSession(connector=connector)
+    return session
+
+
+async def close_shared_sessions() -> None:
+    """Close this loop's shared client (the channel's blueprint calls it when the server stops)."""
+    session = _sessions.pop(asyncio.get_running_loop(), None)
+    if session is not None:
+        await session.close()
+
+
+def patch_endpoint_session() -> None:
+    """Requests to the action server (and any other Rasa endpoint) share one HTTP client and its connections.
+
+    For Rasa 3.6 (3.6.21). No Rasa issue found; aiohttp's own advice: "Don't create a session per request"
+    (https://docs.aiohttp.org/en/stable/client_quickstart.html#make-a-request).
+
+    `EndpointConfig.request` (rasa/utils/endpoints.py) makes a new `aiohttp.ClientSession` for every call, so
+    every custom action opens and closes a TCP connection to the action server and builds a client (a
+    connector, a cookie jar). Here one session per event loop keeps up to `PRIORAUTH_ACTION_CONNECTIONS`
+    (100) connections alive for `KEEPALIVE_SECONDS`. Headers, authentication, query parameters, the
+    timeout (Rasa's `DEFAULT_REQUEST_TIMEOUT` unless the caller gives one), the error raised for an HTTP
+    status of 400 or more and the JSON-or-None result are Rasa's. An endpoint with its own CA file
+    (`cafile`) keeps Rasa's own request.
+    """
+    import aiohttp
+    from aiohttp.client_exceptions import ContentTypeError
+    from rasa.core.constants import DEFAULT_REQUEST_TIMEOUT
+    from rasa.utils import endpoints
+
+    if getattr(endpoints.EndpointConfig.request, "priorauth_patched", False):
+        return
+    original = endpoints.EndpointConfig.request
+
+    @functools.wraps(original)
+    async def request(self, method="post", subpath=None, content_type="application/json", compress=False, **kwargs):
+        if self.cafile:
+            return await original(self, method, subpath, content_type, compress, **kwargs)
+        headers = {"Content-Type": content_type} if content_type else {}
+        headers.update(kwargs.pop("headers", None) or {})
+        headers.update(self.headers or {})
+        if self.basic_auth:
+            kwargs["auth"] = aiohttp.BasicAuth(self.basic_auth["username"], self.basic_auth["password"])
+        kwargs.setdefault("timeout", aiohttp.ClientTimeout(total=DEFAULT_REQUEST_TIMEOUT))
+        params = self.combine_parameters(kwargs)
+        url = endpoints.concat_url(self.url, subpath)
+        async with _shared_session().request(
+            method, url, headers=headers, params=params, compress=compress, **kwargs
+        ) as response:
+            if response.status >= 400:
+                raise endpoints.ClientResponseError(response.status, response.reason, await response.content.read())
+            try:
+                return await response.json()
+            except ContentTypeError:
+                return None
+
+    request.priorauth_patched = True  # type: ignore[attr-defined]
+    endpoints.EndpointConfig.request = request
+
+
 REFUSED_EVENT = "refused"
 
 
@@ -269,13 +388,15 @@ _install_lock = threading.Lock()
 
 
 def install() -> None:
-    """Log masking and the four patches, once per process (a second call changes nothing)."""
+    """Log masking and the six patches, once per process (a second call changes nothing)."""
     with _install_lock:
         logfilter.install()
         patch_remote_action()
         patch_agent()
         patch_tracker_store_engine()
         patch_tracker_store_fallback()
+        patch_action_result_validation()
+        patch_endpoint_session()
 
 
 class RasaPatches(InputChannel):
@@ -289,11 +410,15 @@ class RasaPatches(InputChannel):
         install()
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        hooks = Blueprint("priorauth_rasa_patches", __name__)
+        blueprint = Blueprint("priorauth_rasa_patches", __name__)
 
-        async def check_socketio(app, _loop) -> None:
+        @blueprint.listener("before_server_start")
+        async def check_socketio(app, loop) -> None:
             if guard_socketio(app):
                 logger.info("socket.io payloads checked (session_request, user messages)")
 
-        hooks.listener("before_server_start")(check_socketio)
-        return hooks
+        @blueprint.listener("after_server_stop")
+        async def close_clients(app, loop) -> None:
+            await close_shared_sessions()
+
+        return blueprint

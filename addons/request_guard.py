@@ -7,9 +7,11 @@ A Sanic request middleware, registered on the app before it serves:
   string `message` (no NUL, valid Unicode, at most `PRIORAUTH_MAX_MESSAGE_CHARS` = 4000, else 413);
   `metadata` an object and `input_channel` a short name if given. Rasa itself answers 500 to an empty
   body or a JSON array. What Rasa then reads is exactly the object that was checked.
-- a per-sender token bucket on that webhook: `PRIORAUTH_RATE_PER_SENDER` messages per second (3), bursts
-  of `PRIORAUTH_RATE_BURST` (30); 429 with Retry-After above it. In-process: each replica counts its own
-  (with sticky routing, one replica sees a conversation).
+- the per-sender rate limit on that webhook (`addons/rate_limit.py`): `PRIORAUTH_RATE_PER_SENDER` messages a
+  second (3), bursts of `PRIORAUTH_RATE_BURST` (30); above it 429 `rate_limited` with `Retry-After` (whole
+  seconds). With a Redis configured (the lock store's: PRIORAUTH_REDIS_URL, or REDIS_HOST/REDIS_PORT/
+  REDIS_PASSWORD/REDIS_DB) one count shared by every replica; without, in process. Redis down: fails open to
+  the in-process count, with a warning.
 Errors are JSON {"error": code, "message": text}; the app's own errors (404, 405, 413 from Sanic) are JSON
 too, without tracebacks. `SANIC_REQUEST_MAX_SIZE` (else 1 MiB here) caps every body.
 """
@@ -18,9 +20,9 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import re
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -30,6 +32,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from addons.json_errors import json_error
+from addons.rate_limit import LocalRateLimiter, RedisRateLimiter, make_limiter
 from priorauth.config import env_number
 
 logger = logging.getLogger(__name__)
@@ -39,6 +42,9 @@ SENDER = re.compile(r"[A-Za-z0-9._:@-]{1,128}")
 RESERVED_SENDER_PREFIXES = ("agent:",)  # the agent side panel's conversations (addons/agent_channel.py)
 INPUT_CHANNEL = re.compile(r"[a-z][a-z0-9_]{0,31}")
 DEFAULT_REQUEST_MAX_SIZE = 1024 * 1024
+DEFAULT_RATE_PER_SENDER = 3.0  # messages a second, sustained, per sender, for the whole deployment
+DEFAULT_RATE_BURST = 30.0  # messages at once
+RateLimiter = LocalRateLimiter  # the in-process bucket, under its former name
 
 
 class Rejection(Exception):
@@ -143,35 +149,12 @@ def validate_socketio_event(event: str, args: tuple, max_message_chars: int = 40
     return data
 
 
-class RateLimiter:
-    """Token buckets per key: `rate` tokens a second, at most `burst`; least recently used keys are
-    forgotten above `max_keys`. A rate of 0 or less disables it."""
-
-    def __init__(self, rate: float, burst: float, max_keys: int = 100_000, clock: Callable[[], float] = time.monotonic):
-        self.rate, self.burst, self.max_keys, self.clock = rate, max(1.0, burst), max_keys, clock
-        self._buckets: dict[str, tuple[float, float]] = {}
-
-    def allow(self, key: str) -> tuple[bool, float]:
-        """(allowed, seconds until the next token)."""
-        if self.rate <= 0:
-            return True, 0.0
-        now = self.clock()
-        tokens, last = self._buckets.pop(key, (self.burst, now))
-        tokens = min(self.burst, tokens + (now - last) * self.rate)
-        allowed = tokens >= 1
-        if allowed:
-            tokens -= 1
-        self._buckets[key] = (tokens, now)  # re-inserted last: dict order is recency
-        if len(self._buckets) > self.max_keys:
-            for old in list(self._buckets)[: len(self._buckets) // 4]:
-                del self._buckets[old]
-        return allowed, 0.0 if allowed else (1 - tokens) / self.rate
-
-
 class WebhookGuard:
     """The request middleware: size, body and rate checks (see the module docstring)."""
 
-    def __init__(self, max_body_bytes: int, max_message_chars: int, limiter: RateLimiter) -> None:
+    def __init__(
+        self, max_body_bytes: int, max_message_chars: int, limiter: LocalRateLimiter | RedisRateLimiter
+    ) -> None:
         self.max_body_bytes, self.max_message_chars, self.limiter = max_body_bytes, max_message_chars, limiter
 
     async def __call__(self, request: Request) -> HTTPResponse | None:
@@ -192,21 +175,29 @@ class WebhookGuard:
             logger.info("rejected %s: %s (%d bytes)", request.path, rejection.code, size)
             return json_error(rejection.status, rejection.code, rejection.message)
         request.parsed_json = data  # Rasa reads exactly what was checked (Sanic would parse with ujson)
-        allowed, retry_after = self.limiter.allow(data["sender"])
-        if not allowed:
-            logger.debug("rate limited sender %s", data["sender"])
+        decision = await self.limiter.check(data["sender"])
+        if not decision.allowed:
+            seconds = retry_after_seconds(decision.retry_after)
+            logger.debug("rate limited sender %s for %d s", data["sender"], seconds)
             return json_error(
                 429,
                 "rate_limited",
-                "too many messages in this conversation; wait a moment and send it again",
-                headers={"Retry-After": str(max(1, int(retry_after + 0.999)))},
+                f"too many messages in this conversation (at most {self.limiter.rate:g} a second, "
+                f"{self.limiter.burst:g} at once); send it again in {seconds} s",
+                headers={"Retry-After": str(seconds)},
             )
         return None
 
 
+def retry_after_seconds(seconds: float) -> int:
+    """Retry-After is whole seconds: rounded up, at least 1 (after it, the next message is allowed)."""
+    return max(1, math.ceil(seconds - 1e-9))
+
+
 class RequestGuard(InputChannel):
     """credentials.yml: `addons.request_guard.RequestGuard:` with optional `max_body_bytes`, `max_message_chars`,
-    `rate_per_sender`, `rate_burst` (each else from PRIORAUTH_* in the environment). It has no routes: Rasa 3.6
+    `rate_per_sender`, `rate_burst` (each else from PRIORAUTH_* in the environment) and `rate_redis_url` (else the
+    lock store's Redis from the environment: `addons.rate_limit.redis_settings`). It has no routes: Rasa 3.6
     loads input channels before it serves, and this one registers the middleware on the app."""
 
     @classmethod
@@ -223,18 +214,22 @@ class RequestGuard(InputChannel):
         return cls(
             max_body_bytes=int(setting("max_body_bytes", "PRIORAUTH_MAX_BODY_BYTES", 16 * 1024)),
             max_message_chars=int(setting("max_message_chars", "PRIORAUTH_MAX_MESSAGE_CHARS", 4000)),
-            rate_per_sender=setting("rate_per_sender", "PRIORAUTH_RATE_PER_SENDER", 3.0),
-            rate_burst=setting("rate_burst", "PRIORAUTH_RATE_BURST", 30.0),
+            rate_per_sender=setting("rate_per_sender", "PRIORAUTH_RATE_PER_SENDER", DEFAULT_RATE_PER_SENDER),
+            rate_burst=setting("rate_burst", "PRIORAUTH_RATE_BURST", DEFAULT_RATE_BURST),
+            redis_url=given.get("rate_redis_url") or None,
         )
 
     def __init__(
         self,
         max_body_bytes: int = 16 * 1024,
         max_message_chars: int = 4000,
-        rate_per_sender: float = 3.0,
-        rate_burst: float = 30.0,
+        rate_per_sender: float = DEFAULT_RATE_PER_SENDER,
+        rate_burst: float = DEFAULT_RATE_BURST,
+        redis_url: str | None = None,
+        env: dict[str, str] | None = None,
     ) -> None:
-        self.guard = WebhookGuard(max_body_bytes, max_message_chars, RateLimiter(rate_per_sender, rate_burst))
+        limiter = make_limiter(rate_per_sender, rate_burst, env=env, url=redis_url)
+        self.guard = WebhookGuard(max_body_bytes, max_message_chars, limiter)
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         hooks = Blueprint("priorauth_request_guard", __name__)
@@ -247,10 +242,11 @@ class RequestGuard(InputChannel):
         app.config.FALLBACK_ERROR_FORMAT = "json"
         app.register_middleware(self.guard, "request")
         logger.info(
-            "request checks on: body <= %d bytes on /webhooks/, <= %d bytes overall, %s messages/s per sender "
-            "(burst %d)",
+            "request checks on: body <= %d bytes on /webhooks/, <= %d bytes overall, %g messages/s per sender "
+            "(burst %g), counted %s",
             self.guard.max_body_bytes,
             app.config.REQUEST_MAX_SIZE,
             self.guard.limiter.rate,
             self.guard.limiter.burst,
+            self.guard.limiter.describe(),
         )

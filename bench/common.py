@@ -188,6 +188,7 @@ class Servers:
     workdir: Path
     with_actions: bool = True
     extra_env: dict = field(default_factory=dict)
+    tracker_store: str | None = None  # tests/servers.py's Assistant.tracker_store
     ready_seconds: dict = field(default_factory=dict)
     assistant: Assistant | None = None
 
@@ -195,7 +196,9 @@ class Servers:
         self.workdir.mkdir(parents=True, exist_ok=True)
         for stale in ("tracker.db", "priorauth.db"):
             (self.workdir / stale).unlink(missing_ok=True)
-        self.assistant = Assistant(model=self.model, workdir=self.workdir, extra_env=self.extra_env)
+        self.assistant = Assistant(
+            model=self.model, workdir=self.workdir, extra_env=self.extra_env, tracker_store=self.tracker_store
+        )
         if not self.with_actions:
             # Nothing listens there: the floor has no custom actions.
             self.assistant.actions_port = free_port()

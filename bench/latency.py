@@ -148,8 +148,25 @@ def warm_up(url: str, scripts: list[list[str]], label: str) -> None:
             ask(http, url, f"warmup-{label}-{i}-{uuid.uuid4().hex[:4]}", text, timeout=180)
 
 
-def compare(systems: dict[str, str], quick: bool, levels: list[int] | None = None) -> dict:
-    """Run every level on every system (name -> REST base URL), alternating the order per level."""
+def cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
+    """User + system CPU seconds so far of each process (its children included)."""
+    import psutil  # the bench extra
+
+    out = {}
+    for key, pid in pids.items():
+        try:
+            proc = psutil.Process(pid)
+            out[key] = sum(sum(p.cpu_times()[:2]) for p in [proc, *proc.children(recursive=True)])
+        except psutil.Error:
+            continue
+    return out
+
+
+def compare(
+    systems: dict[str, str], quick: bool, levels: list[int] | None = None, pids: dict[str, dict[str, int]] | None = None
+) -> dict:
+    """Run every level on every system (name -> REST base URL), alternating the order per level. With `pids`
+    (name -> process name -> pid), each level also gets the CPU milliseconds per turn of each process."""
     mode = "quick" if quick else "full"
     levels = levels or LEVELS[mode]
     scripts = conversations()
@@ -161,7 +178,15 @@ def compare(systems: dict[str, str], quick: bool, levels: list[int] | None = Non
         order = names if i % 2 == 0 else list(reversed(names))
         for name in order:
             n = CONVERSATIONS[mode].get(level) or CONVERSATIONS["full"][level]
-            results[name].append(run_level(systems[name], scripts, level, n, name))
+            before = cpu_seconds((pids or {}).get(name, {}))
+            result = run_level(systems[name], scripts, level, n, name)
+            if before:
+                after = cpu_seconds(pids[name])
+                result["cpu_ms_per_turn"] = {
+                    k: round((after[k] - before[k]) * 1000 / max(1, result["turns"]), 1) for k in before if k in after
+                }
+                log(f"  {name:9} c={level:<3} CPU per turn: {result['cpu_ms_per_turn']} ms")
+            results[name].append(result)
     return results
 
 

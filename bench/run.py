@@ -20,10 +20,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench import cpu_profile as profiling  # noqa: E402
 from bench import fuzz, growth, latency, nlu_cv, quality, report, resources  # noqa: E402
 from bench.common import BENCH, OUT, ROOT, RssSampler, Servers, log, train_model  # noqa: E402
 
-PARTS = ["nlu", "quality", "latency", "growth", "resources", "fuzz"]
+PARTS = ["nlu", "quality", "latency", "growth", "resources"]
+# Run only when named: they need more than the bench set (py-spy) or take long.
+EXTRA_PARTS = ["profile", "fuzz"]
 RESULTS = OUT / "results.json"
 
 
@@ -104,7 +107,11 @@ def part_latency(ctx: Context) -> dict:
         + " concurrent conversations, assistant and floor alternating"
     )
     with RssSampler([assistant, floor]) as sampler:
-        runs = latency.compare({"assistant": assistant.url, "floor": floor.url}, ctx.quick)
+        runs = latency.compare(
+            {"assistant": assistant.url, "floor": floor.url},
+            ctx.quick,
+            pids={"assistant": assistant.pids(), "floor": floor.pids()},
+        )
     for name, peaks in sampler.peak.items():
         ctx.peak_rss[name] = peaks
     ctx.stop("floor")
@@ -169,12 +176,29 @@ def part_resources(ctx: Context) -> dict:
     )
 
 
+def part_profile(ctx: Context) -> dict:
+    log(f"profile: py-spy on every server, {profiling.CONCURRENCY} concurrent conversations, assistant then floor")
+    assistant, floor = ctx.assistant(), ctx.floor()
+    out = {
+        "assistant": profiling.profile_system("assistant", assistant.url, assistant.pids(), ctx.quick),
+        "floor": profiling.profile_system("floor", floor.url, floor.pids(), ctx.quick),
+    }
+    tracker_pg = profiling.postgres_tracker_store()
+    if tracker_pg:  # the same assistant with its tracker store on PostgreSQL (scripts/services.sh's server)
+        ctx.stop("floor")
+        on_pg = ctx.start("assistant-pg-tracker", ctx.model(), tracker_store=tracker_pg)
+        out["assistant_pg_tracker"] = profiling.profile_system("assistant-pg", on_pg.url, on_pg.pids(), ctx.quick)
+        ctx.stop("assistant-pg-tracker")
+    return out
+
+
 RUNNERS = {
     "nlu": part_nlu,
     "quality": part_quality,
     "latency": part_latency,
     "growth": part_growth,
     "resources": part_resources,
+    "profile": part_profile,
     # Issue 17's long fuzz run: 10,000 generated inputs against a two-replica cluster (bench/fuzz.py).
     "fuzz": lambda ctx: fuzz.run(ctx.model(), fuzz.QUICK_INPUTS if ctx.quick else None),
 }
@@ -220,10 +244,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--model", type=Path, help="the assistant's trained model (default: train one)")
     args = parser.parse_args(argv)
-    unknown = sorted(set(args.parts) - {*PARTS, "all"})
+    unknown = sorted(set(args.parts) - {*PARTS, *EXTRA_PARTS, "all"})
     if unknown:
-        parser.error(f"unknown part(s) {', '.join(unknown)}; choose from {', '.join(PARTS)}")
+        parser.error(f"unknown part(s) {', '.join(unknown)}; choose from {', '.join(PARTS + EXTRA_PARTS)}")
     parts = [p for p in PARTS if not args.parts or "all" in args.parts or p in args.parts]
+    parts += [p for p in EXTRA_PARTS if p in args.parts]
     OUT.mkdir(parents=True, exist_ok=True)
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {"parts": {}}
     run_meta = {

@@ -54,6 +54,7 @@ class Context:
     diagnoses: list[str] = field(default_factory=list)
     new: set[str] = field(default_factory=set)  # what the latest message said
     families: list[str] = field(default_factory=list)  # generic words of the latest message ("hip", "fusion")
+    before: dict | None = None  # the slot values it was made from (`slots()`'s form); None: not known
 
     def get(self, name: str):
         return self.values.get(name)
@@ -61,6 +62,14 @@ class Context:
     def slots(self) -> dict[str, Any]:
         """The slot values to set after the turn (``diagnosis_code`` a list or None)."""
         return {**{name: self.values.get(name) for name in SINGLE}, "diagnosis_code": self.diagnoses or None}
+
+    def changed_slots(self) -> dict[str, Any]:
+        """`slots()` less those that already hold that value: a turn stores, sends and replays only what changed
+        (all of them when the values it was made from are not known)."""
+        slots = self.slots()
+        if self.before is None:
+            return slots
+        return {name: value for name, value in slots.items() if self.before.get(name) != value}
 
 
 def context_of(slots: Mapping[str, Any], message: Message) -> Context:
@@ -86,7 +95,9 @@ def context_of(slots: Mapping[str, Any], message: Message) -> Context:
     if values.get("setting") == "emergency" and "setting" not in new and says_elective(text):
         values["setting"] = None  # "same surgery but elective": no longer an emergency
         new.add("setting")
-    return Context(values=values, diagnoses=diagnoses, new=new, families=families)
+    before = {name: slots.get(name) for name in SINGLE}
+    before["diagnosis_code"] = list(slots.get("diagnosis_code") or []) or None
+    return Context(values=values, diagnoses=diagnoses, new=new, families=families, before=before)
 
 
 def _subject_first(entities: list[dict], text: str) -> list[dict]:

@@ -40,6 +40,8 @@ class Assistant:
     rasa_port: int = field(default_factory=free_port)
     actions_port: int = field(default_factory=free_port)
     processes: dict = field(default_factory=dict)
+    # endpoints.yml's tracker_store section (YAML, indented); None: SQLite in workdir, the embedded default.
+    tracker_store: str | None = None
 
     @property
     def url(self) -> str:
@@ -82,7 +84,8 @@ class Assistant:
         path = self.workdir / "endpoints.yml"
         path.write_text(
             f"action_endpoint:\n  url: http://127.0.0.1:{self.actions_port}/webhook\n\n"
-            f"tracker_store:\n  type: SQL\n  dialect: sqlite\n  db: {self.workdir / 'tracker.db'}\n"
+            "tracker_store:\n"
+            + (self.tracker_store or f"  type: SQL\n  dialect: sqlite\n  db: {self.workdir / 'tracker.db'}\n")
         )
         return path
 

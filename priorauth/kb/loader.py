@@ -21,7 +21,7 @@ from priorauth.kb import models as m
 from priorauth.kb.reader import KBData, iter_cites, parse_cites, read_kb
 from priorauth.kb.terms import normalize_term
 
-HASH_KEY = "content_sha256"
+HASH_KEY = m.CONTENT_HASH_KEY
 
 
 def content_hash(kb_dir: Path) -> str:

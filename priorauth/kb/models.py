@@ -221,6 +221,9 @@ class Citation(Base):
     __table_args__ = (Index("ix_kb_citation_record", "record_type", "record_id"),)
 
 
+CONTENT_HASH_KEY = "content_sha256"  # kb_meta's row of the loaded data's content hash (priorauth.kb.loader)
+
+
 class Meta(Base):
     __tablename__ = "kb_meta"
     key = Column(String(40), primary_key=True)

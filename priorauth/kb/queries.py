@@ -33,13 +33,14 @@ def resolve(session: Session, kind: str, text: str | None) -> str | None:
         "presentation": m.Presentation,
     }[kind]
     key = text.upper() if kind == "state" else text
-    if session.get(model, key) is not None:
-        return key
-    return (
-        session.execute(select(m.Alias.target_id).where(m.Alias.kind == kind, m.Alias.term == normalize_term(text)))
-        .scalars()
-        .first()
-    )
+
+    def read() -> str | None:
+        if session.get(model, key) is not None:
+            return key
+        term = normalize_term(text)
+        return session.execute(select(m.Alias.target_id).where(m.Alias.kind == kind, m.Alias.term == term)).scalar()
+
+    return once_per_content(session, ("resolve", kind, key), read)
 
 
 def named_plans(session: Session) -> tuple[str, ...]:
@@ -50,7 +51,7 @@ def named_plans(session: Session) -> tuple[str, ...]:
         rows = session.execute(select(m.Source.plan).order_by(m.Source.id)).scalars()
         return tuple(dict.fromkeys(p for p in rows if not covered_plans(session, p)))
 
-    return once_per_session(session, ("named_plans",), read)
+    return once_per_content(session, ("named_plans",), read)
 
 
 def covered_plans(session: Session, plan: str | None) -> tuple[str, ...]:
@@ -59,7 +60,7 @@ def covered_plans(session: Session, plan: str | None) -> tuple[str, ...]:
     def read() -> dict[str, tuple[str, ...]]:
         return {pid: tuple(covers or ()) for pid, covers in session.execute(select(m.Plan.id, m.Plan.covers)).all()}
 
-    return once_per_session(session, ("plan_covers",), read).get(plan, ())
+    return once_per_content(session, ("plan_covers",), read).get(plan, ())
 
 
 def plan_applies(session: Session, rule_plan: str, plan: str | None) -> bool:
@@ -85,13 +86,12 @@ def ambiguous_candidates(session: Session, kind: str, text: str | None) -> list[
 def presentation_in(session: Session, text: str | None) -> str | None:
     """How the patient presented, when a message says it in the data's words ("came through the ER", "elective")."""
     words = f" {normalize_term(text or '')} "
-    found = {
-        target
-        for term, target in session.execute(
-            select(m.Alias.term, m.Alias.target_id).where(m.Alias.kind == "presentation")
-        ).all()
-        if f" {term} " in words
-    }
+
+    def read() -> tuple[tuple[str, str], ...]:
+        query = select(m.Alias.term, m.Alias.target_id).where(m.Alias.kind == "presentation")
+        return tuple((term, target) for term, target in session.execute(query).all())
+
+    found = {target for term, target in once_per_content(session, ("presentations",), read) if f" {term} " in words}
     return found.pop() if len(found) == 1 else None
 
 
@@ -104,6 +104,42 @@ def once_per_session(session: Session, key: tuple, read):
     return reads[key]
 
 
+# Plain values read from the knowledge base (never ORM objects), by its content hash and the read's key. The
+# knowledge base changes only by a load, which changes the hash; a database loaded otherwise (no hash) is
+# read afresh in every session.
+_CONTENT_READS: dict[tuple, object] = {}
+CONTENT_READS_MAX = 50_000
+
+
+def content_version(session: Session) -> str | None:
+    """The loaded knowledge base's content hash (priorauth.kb.loader), read once per session."""
+
+    def read() -> str | None:
+        row = session.get(m.Meta, m.CONTENT_HASH_KEY)
+        return row.value if row is not None else None
+
+    return once_per_session(session, ("content_version",), read)
+
+
+def once_per_content(session: Session, key: tuple, read):
+    """``read()``, made once per process for the knowledge base's content: for reads whose value is plain data
+    (strings, tuples, frozen dataclasses, a dict no caller changes) and depends only on the knowledge base.
+    Each turn's session then costs one read of the content hash instead of a query per citation, plan or
+    alias. Above ``CONTENT_READS_MAX`` entries (a reload, or many distinct aliases looked up) it starts over."""
+    version = content_version(session)
+    if version is None:
+        return once_per_session(session, key, read)
+    full = (version, *key)
+    try:
+        return _CONTENT_READS[full]
+    except KeyError:
+        value = read()
+        if len(_CONTENT_READS) >= CONTENT_READS_MAX:
+            _CONTENT_READS.clear()
+        _CONTENT_READS[full] = value
+        return value
+
+
 def citations_for(session: Session, record_type: str, record_id: str) -> tuple[Citation, ...]:
     def read() -> tuple[Citation, ...]:
         rows = session.execute(
@@ -114,7 +150,7 @@ def citations_for(session: Session, record_type: str, record_id: str) -> tuple[C
         ).all()
         return tuple(Citation(s.id, s.file, s.title, c.quote, s.short_title or "") for c, s in rows)
 
-    return once_per_session(session, ("citations", record_type, record_id), read)
+    return once_per_content(session, ("citations", record_type, record_id), read)
 
 
 def program_chain(session: Session, program_id: str) -> list[m.Program]:

@@ -83,7 +83,7 @@ def nginx_proxy(tmp_path, nginx_conf):
     )  # fmt: skip
     http_port, https_port = free_port(), free_port()
     conf = nginx_conf.replace("${ALLOWED_ORIGIN}", "https://assistant.example.org")
-    # One client makes all of this test's requests: lift the per-address limit, keep per-sender.
+    # One client makes all of this test's requests: lift the per-address flood cap.
     conf = conf.replace("zone=priorauth_per_ip:10m rate=10r/s", "zone=priorauth_per_ip:10m rate=1000r/s")
     for name, server in zip(("rasa-1", "rasa-2"), backends, strict=True):
         conf = conf.replace(f"{name}:5005", f"127.0.0.1:{server.server_address[1]}")
@@ -159,9 +159,9 @@ def test_nginx_conf_runs_and_routes_as_documented(nginx_proxy):
     # body cap on the webhook
     assert _request(webhook, b"x" * 20_000, json_headers)[0] == 413
 
-    # per-sender rate limit: burst 5 at 1 r/s
+    # no per-sender limit at the proxy: the Rasa servers' one, shared in Redis, is the only one (SECURITY.md)
     statuses = [_request(webhook, body, {**json_headers, "X-Sender-Id": "chatty"})[0] for _ in range(10)]
-    assert 429 in statuses
+    assert statuses == [200] * 10
 
     # socket.io: foreign origins refused, ours and origin-less clients let through
     socketio = f"{nginx_proxy}/socket.io/?EIO=4&transport=polling"

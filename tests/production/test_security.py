@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
+from addons.request_guard import DEFAULT_RATE_BURST, DEFAULT_RATE_PER_SENDER
 from priorauth.agent_auth import AgentAuth
 from tests.production.cluster import add_figures
 from tests.production.conversations import Talk
@@ -75,32 +76,79 @@ def test_body_caps(live):
     assert agent.status_code in (404, 413)
 
 
-def test_per_sender_rate_limit(live):
-    url = f"{live.replica_url(1)}/webhooks/rest/webhook"
+def test_one_rate_limit_per_sender_across_both_replicas(live):
+    """One sender alternating between rasa-1 and rasa-2 directly (no proxy in between) is limited at the one shared
+    limit, not at twice it; another sender is not affected; after Retry-After it is let in again; refused messages
+    are not processed. The replicas run with the defaults (3/s, bursts of 30: PRIORAUTH_RATE_* are not passed on)
+    and count in the cluster's Redis (PRIORAUTH_REDIS_URL)."""
+    burst, rate = int(DEFAULT_RATE_BURST), DEFAULT_RATE_PER_SENDER
+    urls = [f"{live.replica_url(i)}/webhooks/rest/webhook" for i in (1, 2)]
     flooder, other = live.sender("flood"), live.sender("calm")
-    flood = 60
+    flood = 2 * burst + 20  # more than both replicas' bursts together: per-replica buckets would let 2 x 30 in
     start = threading.Barrier(flood)
 
-    def post(_: int) -> requests.Response:
-        start.wait()  # all at once: faster than the conversation's turns can be served
-        return requests.post(url, json={"sender": flooder, "message": "/greet"}, timeout=170)
+    def post(i: int) -> tuple[int, requests.Response, float]:
+        start.wait()  # all at once, alternating replicas: faster than the conversation's turns can be served
+        t0 = time.monotonic()
+        response = requests.post(urls[i % 2], json={"sender": flooder, "message": "/greet"}, timeout=170)
+        return i % 2 + 1, response, time.monotonic() - t0
 
     with ThreadPoolExecutor(flood) as pool:
-        statuses = list(pool.map(post, range(flood)))
-    codes = [r.status_code for r in statuses]
-    limited = [r for r in statuses if r.status_code == 429]
-    add_figures(rate_limit_flood=f"{codes.count(200)} accepted, {len(limited)} refused of {flood} at once")
-    assert limited, codes
-    assert limited[0].json()["error"] == "rate_limited" and int(limited[0].headers["Retry-After"]) >= 1
-    assert set(codes) <= {200, 429}
-    # Another conversation is not affected, and the flooder is let in again after a pause.
-    assert requests.post(url, json={"sender": other, "message": "hi"}, timeout=60).status_code == 200
-    time.sleep(1.2)
-    assert requests.post(url, json={"sender": flooder, "message": "hi"}, timeout=60).status_code == 200
+        results = list(pool.map(post, range(flood)))
+    codes = [r.status_code for _, r, _ in results]
+    accepted = codes.count(200)
+    limited = [(replica, r, seconds) for replica, r, seconds in results if r.status_code == 429]
+    refusal_window = max(seconds for _, _, seconds in limited) if limited else None
+    add_figures(
+        rate_limit_across_replicas=(
+            f"{accepted} accepted, {len(limited)} refused of {flood} sent at once to rasa-1 and rasa-2 alternately "
+            f"(shared limit: burst {burst} + {rate:g}/s; every 429 within {refusal_window:.1f}s)"
+            if limited
+            else f"{accepted} accepted of {flood}: none refused"
+        )
+    )
+    assert set(codes) <= {200, 429}, codes
+    # The burst once for both replicas together (plus what refills at 3/s while the flood is decided), not twice.
+    assert burst <= accepted < 2 * burst, codes
+    assert {replica for replica, _, _ in limited} == {1, 2}  # each replica refuses: it sees the other's count
+    for _, response, _ in limited:
+        assert response.json()["error"] == "rate_limited" and "at most 3 a second" in response.json()["message"]
+        assert response.headers["Retry-After"].isdigit() and int(response.headers["Retry-After"]) >= 1
+    # Another conversation is not affected, on either replica.
+    for url in urls:
+        assert requests.post(url, json={"sender": other, "message": "hi"}, timeout=60).status_code == 200
+    # After Retry-After seconds the flooder is let in again, on the replica that did not refuse it last.
+    replica, last, _ = limited[-1]
+    time.sleep(int(last.headers["Retry-After"]))
+    again = requests.post(urls[2 - replica], json={"sender": flooder, "message": "hi"}, timeout=60)
+    assert again.status_code == 200, again.text
     # Refused messages were not processed: the tracker holds only the accepted ones.
-    assert live.count_events(flooder) > 0
     users = [e for e in live.events(flooder).get(flooder, []) if e[0] == "user"]
-    assert len(users) == codes.count(200) + 1
+    assert len(users) == accepted + 1
+
+
+def test_the_rate_limit_is_counted_in_redis_with_expiring_keys(live):
+    """The shared count is one key per sender in the cluster's Redis (db 3) with a TTL: it goes once the sender's
+    bucket is full again (5 messages at 3/s: within 5/3 s of the last)."""
+    import redis
+
+    sender, n = live.sender("rate-key"), 5
+    client = redis.Redis.from_url(f"{live.redis_url.rsplit('/', 1)[0]}/3")
+    key = f"priorauth:rate:{sender}"
+    with ThreadPoolExecutor(n) as pool:
+        sent = [pool.submit(live.say, live.replica_url(1 + i % 2), sender, "hi") for i in range(n)]
+        ttls = []
+        deadline = time.monotonic() + 60
+        while not ttls and time.monotonic() < deadline:  # read it while the turns run
+            ttl = client.pttl(key)
+            if ttl != -2:
+                ttls.append(ttl)
+            time.sleep(0.005)
+        assert [f.result().status for f in sent] == [200] * n
+    assert ttls and 0 < ttls[0] <= n * 1000 / DEFAULT_RATE_PER_SENDER + 50, ttls  # never a key without a TTL
+    time.sleep(n / DEFAULT_RATE_PER_SENDER + 0.2)
+    assert client.exists(key) == 0
+    client.close()
 
 
 @pytest.mark.parametrize(

@@ -52,7 +52,8 @@ def tracker(intent, text="", entities=(), slots=None, channel="rest", events=Non
 def run(action, t):
     dispatcher = CollectingDispatcher()
     events = asyncio.run(action.run(dispatcher, t, {}))
-    return dispatcher.messages, {e["name"]: e["value"] for e in events if e["event"] == "slot"}
+    # The slots after the turn: the tracker's, with the turn's SlotSet events applied (it sets only what changed).
+    return dispatcher.messages, {**t.slots, **{e["name"]: e["value"] for e in events if e["event"] == "slot"}}
 
 
 def test_validity_of_pain_management_from_the_knowledge_base():

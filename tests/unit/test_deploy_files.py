@@ -51,11 +51,18 @@ def nginx_conf() -> str:
     return (DEPLOY / "nginx.conf").read_text()
 
 
+def dockerfile(service: dict) -> str:
+    """The Dockerfile a service builds (its path is relative to the build context, the repository root)."""
+    build = service["build"]
+    assert build["context"] == ".." and "dockerfile_inline" not in build  # docker-compose 1.29 has no inline ones
+    return (DEPLOY / build["context"] / build["dockerfile"]).read_text()
+
+
 def base_image(service: dict) -> str:
-    """The image a service runs, or the FROM of its inline Dockerfile."""
+    """The image a service runs, or the FROM of its Dockerfile."""
     build = service.get("build")
     if build:
-        froms = re.findall(r"^FROM\s+(\S+)", build["dockerfile_inline"], re.MULTILINE)
+        froms = re.findall(r"^FROM\s+(\S+)", dockerfile(service), re.MULTILINE)
         assert len(froms) == 1, froms
         return froms[0]
     return service["image"]
@@ -96,9 +103,9 @@ def test_compose_builds_on_the_pinned_official_images(compose):
 
 
 def test_compose_action_server_pins_match_pyproject(compose):
-    dockerfile = compose["services"]["action-server"]["build"]["dockerfile_inline"]
+    dockerfile_text = dockerfile(compose["services"]["action-server"])
     pins = pyproject_pins()
-    for requirement in re.findall(r'"([^"]+)"', dockerfile):
+    for requirement in re.findall(r'"([^"]+)"', dockerfile_text):
         name = re.split(r"[<>=!~ ]", requirement, maxsplit=1)[0].lower()
         assert pins.get(name) == requirement, (requirement, pins.get(name))
 
@@ -187,7 +194,10 @@ def test_compose_redis_requires_a_password(compose):
 
 
 def test_compose_creates_the_tracker_database(compose):
-    init = compose["configs"]["postgres-init"]["content"]
+    mounts = dict(v.split(":")[:2] for v in compose["services"]["postgres"]["volumes"] if v.startswith("./"))
+    script = mounts.get("./postgres-init.sql")
+    assert script and script.startswith("/docker-entrypoint-initdb.d/")
+    init = (DEPLOY / "postgres-init.sql").read_text()
     db_name = compose["x-rasa-server"]["environment"]["DB_NAME"]
     assert f"CREATE DATABASE {db_name}" in init
 
@@ -245,11 +255,18 @@ def test_nginx_routes_rest_by_sender_and_socketio_by_client(nginx_conf):
     assert "proxy_pass http://rasa_socketio;" in block(nginx_conf, r"location /socket\.io/")
 
 
-def test_nginx_caps_webhook_bodies_and_rate_limits(nginx_conf):
+def test_nginx_caps_webhook_bodies_and_floods_per_address_but_leaves_senders_to_rasa(nginx_conf):
     webhooks = block(nginx_conf, r"location /webhooks/")
     assert "client_max_body_size 16k;" in webhooks
-    assert "limit_req zone=priorauth_per_sender" in webhooks
-    assert "limit_req_zone $priorauth_sender" in nginx_conf
+    # One per-sender limit for the deployment: the Rasa servers' (Redis), never a second one here.
+    assert "$priorauth_sender" not in " ".join(re.findall(r"^\s*limit_req_zone[^;]*;", nginx_conf, re.MULTILINE))
+    assert "limit_req zone=priorauth_per_sender" not in nginx_conf
+    # The per-address flood cap lets one conversation's whole burst through (30, addons/request_guard.py).
+    from addons.request_guard import DEFAULT_RATE_BURST
+
+    burst = int(re.search(r"limit_req zone=priorauth_per_ip burst=(\d+)", webhooks).group(1))
+    assert burst > DEFAULT_RATE_BURST
+    assert "error_page 429 = @flood;" in webhooks and "Retry-After" in block(nginx_conf, r"location @flood")
 
 
 def test_nginx_checks_socketio_origin_and_hides_the_api(nginx_conf):

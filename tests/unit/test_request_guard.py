@@ -91,8 +91,12 @@ def test_the_middleware_refuses_with_json_errors():
         {"error": "message_too_long", "message": '"message" is longer than 10 characters'},
     )
     assert [answer(guard, request(body(sender="a", message="hi"))) for _ in range(2)] == [None, None]
-    status, error = answer(guard, request(body(sender="a", message="hi")))
-    assert (status, error["error"]) == (429, "rate_limited")
+    refused = asyncio.run(guard(request(body(sender="a", message="hi"))))
+    assert refused.status == 429 and refused.headers["Retry-After"] == "1"  # 2/s: the next token in 0.5 s
+    assert json.loads(refused.body) == {
+        "error": "rate_limited",
+        "message": "too many messages in this conversation (at most 2 a second, 2 at once); send it again in 1 s",
+    }
     assert answer(guard, request(body(sender="b", message="hi"))) is None  # another conversation
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from priorauth.turns import (
+    Context,
     Reading,
     after_doubt,
     answerable_intent,
@@ -120,6 +121,18 @@ def test_a_new_subject_replaces_the_old_one_and_its_diagnoses():
     assert context.diagnoses == [] and context.get("plan") == "anthem_maine"
     assert context.new == {"cpt_code"}
     assert context.slots()["diagnosis_code"] is None
+
+
+def test_a_turn_sets_only_the_slots_it_changes():
+    slots = {"procedure": None, "cpt_code": "27447", "plan": "anthem_maine", "diagnosis_code": ["M48.06"]}
+    same = context_of(slots, message("how long is it valid?"))
+    assert same.changed_slots() == {}
+    er = context_of(slots, message("and in the ER?", entities=[("setting", "emergency")]))
+    assert er.changed_slots() == {"setting": "emergency"}
+    other = context_of(slots, message("and 27130?", entities=[("cpt_code", "27130")]))
+    assert other.changed_slots() == {"cpt_code": "27130", "diagnosis_code": None}
+    # Made without the slots it came from: every value is set, as before.
+    assert Context(values={"plan": "anthem_maine"}).changed_slots() == Context(values={"plan": "anthem_maine"}).slots()
 
 
 def test_a_generic_word_is_a_family_not_a_slot():
