@@ -10,7 +10,7 @@
 #
 #   scripts/test_production.sh [pytest args]
 # Environment: PRIORAUTH_MODEL (default: the hash-named model, trained if missing), PRIORAUTH_PROD_CONVERSATIONS
-# (50), PRIORAUTH_FUZZ_TEXTS (1500), PRIORAUTH_PROD_DEBUG_REPLICA (1: rasa-2 and actions-2 log at DEBUG).
+# (50), PRIORAUTH_FUZZ_INPUTS (600 generated inputs over the 3 channels), PRIORAUTH_FUZZ_SEED, PRIORAUTH_PROD_DEBUG_REPLICA (1: rasa-2 and actions-2 log at DEBUG).
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 cd "$ROOT"
 START=$SECONDS
