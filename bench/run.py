@@ -21,6 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import growth, latency, nlu_cv, quality, report, resources  # noqa: E402
+from bench import soak as _soak  # noqa: E402
 from bench.common import BENCH, OUT, ROOT, RssSampler, Servers, log, train_model  # noqa: E402
 
 PARTS = ["nlu", "quality", "latency", "growth", "resources"]
@@ -177,6 +178,11 @@ RUNNERS = {
     "resources": part_resources,
 }
 
+# The soak (bench/soak.py): 30 minutes (PRIORAUTH_SOAK_SECONDS; 180 with --quick) on the production layout, with its
+# own PostgreSQL and Redis. Only when named (`bash scripts/bench.sh soak`), never part of "all".
+PARTS.append("soak")
+RUNNERS["soak"] = lambda ctx: _soak.part(ctx.model(), ctx.quick)
+
 
 # ------------------------------------------------------------------------------------------------ run
 def machine() -> dict:
@@ -221,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
     unknown = sorted(set(args.parts) - {*PARTS, "all"})
     if unknown:
         parser.error(f"unknown part(s) {', '.join(unknown)}; choose from {', '.join(PARTS)}")
-    parts = [p for p in PARTS if not args.parts or "all" in args.parts or p in args.parts]
+    parts = [p for p in PARTS if p in args.parts or (not args.parts or "all" in args.parts) and p != "soak"]
     OUT.mkdir(parents=True, exist_ok=True)
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {"parts": {}}
     run_meta = {

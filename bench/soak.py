@@ -429,6 +429,19 @@ def print_figures(figures: dict) -> None:
     log(f"all flat within {figures['tolerance_pct']} %: {figures['all_flat']}; chart {figures.get('chart')}")
 
 
+def part(model: Path, quick: bool) -> dict:
+    """bench/run.py's part "soak": the figures, printed; fails the part when not flat or an event is lost."""
+    seconds = float(os.environ.get("PRIORAUTH_SOAK_SECONDS", 180 if quick else 1800))
+    figures = run(model, seconds, chart=OUT / "soak.png" if quick else CHART)
+    print_figures(figures)
+    events = figures["events"]
+    if not figures["all_flat"] or events["lost"] or events["duplicated"]:
+        raise RuntimeError(
+            f"soak: flat {figures['all_flat']}, lost {events['lost']}, duplicated {events['duplicated']}"
+        )
+    return figures
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=float(os.environ.get("PRIORAUTH_SOAK_SECONDS", 1800)))
