@@ -171,6 +171,8 @@ class Outcomes:
     counts: dict = field(default_factory=dict)  # outcome -> turns
     seconds: list[float] = field(default_factory=list)
     timeline: list[tuple[float, str]] = field(default_factory=list)  # (t, outcome) of every turn
+    in_flight: int = 0
+    pause: threading.Event = field(default_factory=threading.Event)  # set: no new turns (an idle measurement)
 
     def add(self, t: float, outcome: str, seconds: float | None) -> None:
         with self.lock:
@@ -192,14 +194,21 @@ def converse(cluster: Cluster, index: int, stop: threading.Event, out: Outcomes,
                 out.talks.append(talk)
                 out.acknowledged[talk.sender] = []
             for message, must, must_not in talk.script:
+                while out.pause.is_set() and not stop.is_set():
+                    stop.wait(0.2)
                 if stop.is_set():
                     break
+                with out.lock:
+                    out.in_flight += 1
                 try:
                     reply = cluster.say(cluster.front, talk.sender, message, session=session, timeout=180)
                 except requests.RequestException as exc:
                     talk.turns.append((message, None, type(exc).__name__))
                     out.add(time.monotonic() - t0, "no answer", None)
                     continue
+                finally:
+                    with out.lock:
+                        out.in_flight -= 1
                 if talk.reference is None and (found := REFERENCE.search(reply.text)):
                     talk.reference = found.group(0)
                 must = [fact.replace("{ref}", talk.reference or "DR-?") for fact in must]
@@ -229,6 +238,19 @@ def outage(cluster: Cluster, which: str, seconds: float) -> None:
     cluster.proxies[proxy].cut()
     time.sleep(seconds)
     cluster.proxies[proxy].restore()
+
+
+def idle_connections(sampler: Sampler, out: Outcomes, settle: float = 3.0) -> dict[str, int]:
+    """Open connections per process with no turn in flight: pools and leaks only (the median of 3 samples)."""
+    deadline = time.monotonic() + 120
+    while out.in_flight and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(settle)
+    rows = []
+    for _ in range(3):
+        rows.append(sampler.sample())
+        time.sleep(1)
+    return {name: int(statistics.median(r[name][1] for r in rows)) for name in PROCESSES}
 
 
 # ------------------------------------------------------------------------------------------------ checks
@@ -271,7 +293,7 @@ def event_check(cluster: Cluster, out: Outcomes) -> dict:
 def flatness(samples: list[dict], duration: float, tolerance: float, slack_connections: int) -> dict:
     """Per process: median RSS and connections in the first window after warm-up and in the last window."""
     first = [s for s in samples if WARMUP * duration <= s["t"] < FIRST_END * duration]
-    last = [s for s in samples if s["t"] >= LAST_START * duration]
+    last = [s for s in samples if LAST_START * duration <= s["t"] <= duration]
     result = {}
     for name in PROCESSES:
         entry = {}
@@ -341,15 +363,22 @@ def run(
     outage_seconds: float | None = None,
     workdir: Path | None = None,
     chart: Path | None = CHART,
+    idle_check: bool = False,
+    cluster: Cluster | None = None,
 ) -> dict:
+    """The soak on its own cluster (started and stopped here), or on `cluster` (left running)."""
     model = model or find_model()
     outage_seconds = outage_seconds or max(5.0, min(30.0, 0.04 * seconds))
-    pg_url, redis_url, own_services = services()
-    workdir = workdir or OUT / time.strftime("run-%Y%m%d-%H%M%S")
-    cluster = Cluster(model=model, workdir=workdir, pg_admin_url=pg_url, redis_url=redis_url, debug_replica=False)
-    log(f"starting the cluster (logs in {workdir})")
+    own, own_services = cluster is None, None
+    if own:
+        pg_url, redis_url, own_services = services()
+        workdir = workdir or OUT / time.strftime("run-%Y%m%d-%H%M%S")
+        cluster = Cluster(model=model, workdir=workdir, pg_admin_url=pg_url, redis_url=redis_url, debug_replica=False)
+    workdir = workdir or cluster.workdir
     try:
-        cluster.start()
+        if own:
+            log(f"starting the cluster (logs in {workdir})")
+            cluster.start()
         log(f"{conversations} conversations for {seconds:.0f} s; samples every {interval} s")
         out, stop, outages = Outcomes(), threading.Event(), []
         with Sampler(cluster, interval) as sampler:
@@ -360,6 +389,12 @@ def run(
             ]
             for w in workers:
                 w.start()
+            idle: dict[str, dict] = {}
+            if idle_check:  # load paused at the end of the first window, before any outage
+                time.sleep(max(0.0, t0 + FIRST_END * seconds - time.monotonic()))
+                out.pause.set()
+                idle["before"] = idle_connections(sampler, out)
+                out.pause.clear()
             for backend, at in OUTAGES:
                 time.sleep(max(0.0, t0 + at * seconds - time.monotonic()))
                 start = time.monotonic() - t0
@@ -371,6 +406,8 @@ def run(
             stop.set()
             for w in workers:
                 w.join(200)
+            if idle_check:
+                idle["after"] = idle_connections(sampler, out)
         for o in outages:  # what the turns during each outage got
             during = [oc for t, oc in out.timeline if o["start"] <= t <= o["end"] + 2]
             o["turns"] = {k: during.count(k) for k in sorted(set(during))}
@@ -395,14 +432,19 @@ def run(
             "all_flat": all(v["flat"] for entry in flat.values() for v in entry.values()),
             "processes_alive_at_end": {n: p.alive() for n, p in cluster.procs.items()},
         }
+        if idle:
+            figures["idle_connections"] = {
+                n: {"before": idle["before"][n], "after": idle["after"][n]} for n in PROCESSES
+            }
         OUT.mkdir(parents=True, exist_ok=True)
         (workdir / "samples.json").write_text(json.dumps(sampler.samples))
         if chart is not None:
             figures["chart"] = str(draw(sampler.samples, outages, seconds, chart).relative_to(ROOT))
         return figures
     finally:
-        cluster.stop()
-        stop_services(own_services)
+        if own:
+            cluster.stop()
+            stop_services(own_services)
 
 
 def print_figures(figures: dict) -> None:

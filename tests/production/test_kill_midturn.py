@@ -215,10 +215,16 @@ def event_problems(stored: list[tuple], conv: Conversation) -> tuple[list[str], 
     return [f"{conv.sender}: {p}" for p in problems], lost, duplicated
 
 
-def field_losses(before: dict[str, str | None], after: dict[str, str | None] | None) -> list[str]:
+def field_losses(before: dict[str, str | None], after: dict[str, str | None] | None, done: bool = False) -> list[str]:
+    """Fields set in `before` that `after` lost or changed; `done`: the draft was completed since (open -> ready)."""
     if after is None:
         return ["draft gone"]
-    return [f"{f}: {before[f]!r} -> {after[f]!r}" for f in FIELDS if before[f] is not None and after[f] != before[f]]
+    moved = {"status"} if done and before["status"] == "open" and after["status"] == "ready" else set()
+    return [
+        f"{f}: {before[f]!r} -> {after[f]!r}"
+        for f in FIELDS
+        if before[f] is not None and after[f] != before[f] and f not in moved
+    ]
 
 
 def short(reply: Reply | None) -> str:
@@ -343,7 +349,9 @@ def test_replica_sigkilled_mid_turn_under_load(live):
             errors += draft_problems(c.talk, live.drafts(c.sender).get(c.sender, []))
             before = drafts_before.get(c.sender)
             if before:
-                errors += [f"{c.sender}: at the end, {x}" for x in field_losses(before, final_drafts.get(c.sender))]
+                errors += [
+                    f"{c.sender}: at the end, {x}" for x in field_losses(before, final_drafts.get(c.sender), done=True)
+                ]
                 field_rows[c.sender]["final"] = final_drafts.get(c.sender)
 
     def compared(row: dict) -> dict:
