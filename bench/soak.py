@@ -439,7 +439,8 @@ def run(
         OUT.mkdir(parents=True, exist_ok=True)
         (workdir / "samples.json").write_text(json.dumps(sampler.samples))
         if chart is not None:
-            figures["chart"] = str(draw(sampler.samples, outages, seconds, chart).relative_to(ROOT))
+            path = draw(sampler.samples, outages, seconds, chart)
+            figures["chart"] = str(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path)
         return figures
     finally:
         if own:

@@ -391,6 +391,8 @@ def test_action_server_sigkilled_mid_action(live):
     prefix = convs[0].sender.rsplit("-", 1)[0] + "-%"
     in_parallel(lambda c: c.play(2), convs)
     assert not [p for c in convs for p in c.talk.problems]
+    served = {r.replica for c in convs for _m, r, _p in c.talk.turns}
+    assert served == {"rasa-2"}, served  # these conversations wait on actions-2 below
     drafts_before = drafts(live, prefix)
 
     actions_port = port_of(live, "actions-2")
