@@ -498,6 +498,7 @@ def part(model: Path, quick: bool) -> dict:
     seconds = float(os.environ.get("PRIORAUTH_SOAK_SECONDS", 180 if quick else 1800))
     figures = run(model, seconds, chart=OUT / "soak.png" if quick else CHART)
     print_figures(figures)
+    (OUT / "figures.json").write_text(json.dumps(figures, indent=1))  # kept when the part fails below
     events = figures["events"]
     if not figures["all_flat"] or events["lost"] or events["duplicated"]:
         raise RuntimeError(
