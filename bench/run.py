@@ -22,11 +22,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import cpu_profile as profiling  # noqa: E402
 from bench import fuzz, growth, latency, nlu_cv, quality, report, resources  # noqa: E402
+from bench import soak as _soak  # noqa: E402
 from bench.common import BENCH, OUT, ROOT, RssSampler, Servers, log, train_model  # noqa: E402
 
 PARTS = ["nlu", "quality", "latency", "growth", "resources"]
 # Run only when named: they need more than the bench set (py-spy) or take long.
-EXTRA_PARTS = ["profile", "fuzz"]
+EXTRA_PARTS = ["profile", "fuzz", "soak"]
 RESULTS = OUT / "results.json"
 
 
@@ -202,6 +203,10 @@ RUNNERS = {
     # Issue 17's long fuzz run: 10,000 generated inputs against a two-replica cluster (bench/fuzz.py).
     "fuzz": lambda ctx: fuzz.run(ctx.model(), fuzz.QUICK_INPUTS if ctx.quick else None),
 }
+
+# The soak (bench/soak.py): 30 minutes (PRIORAUTH_SOAK_SECONDS; 180 with --quick) on the production layout, with its
+# own PostgreSQL and Redis. Only when named (`bash scripts/bench.sh soak`), never part of "all".
+RUNNERS["soak"] = lambda ctx: _soak.part(ctx.model(), ctx.quick)
 
 
 # ------------------------------------------------------------------------------------------------ run

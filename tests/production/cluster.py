@@ -301,6 +301,7 @@ http {{
         proxy_read_timeout 150s;
         proxy_next_upstream error timeout;
         proxy_next_upstream_tries 2;
+{error_pages()}
         location / {{ proxy_pass http://rasa; }}
     }}
 }}
@@ -450,3 +451,94 @@ http {{
             upstream = line.rsplit(" ", 1)[-1]
             counts[upstream] = counts.get(upstream, 0) + 1
         return counts
+
+    # --- the deployed routing (added for tests/production/test_kill_midturn.py) ----------------------
+
+    def start_hashed_front(self) -> str:
+        """A second nginx in front of both replicas routed as deploy/nginx.conf does: consistent hash on the
+        X-Sender-Id header, its error pages; every response names the replica that served it (X-Upstream).
+        Returns its base URL (started once)."""
+        if "nginx-hash" in self.procs:
+            return self.hashed_front
+        prefix = self.workdir / "nginx-hash"
+        for sub in ("logs", "tmp"):
+            (prefix / sub).mkdir(parents=True, exist_ok=True)
+        self.hashed_front_port = free_port()
+        ports = [urlsplit(self.replica_url(i)).port for i in (1, 2)]
+        (prefix / "nginx.conf").write_text(
+            f"""
+daemon off;
+user root;
+worker_processes 1;
+pid {prefix}/nginx.pid;
+error_log {prefix}/logs/error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+    client_body_temp_path {prefix}/tmp/body;
+    proxy_temp_path {prefix}/tmp/proxy;
+    fastcgi_temp_path {prefix}/tmp/fastcgi;
+    uwsgi_temp_path {prefix}/tmp/uwsgi;
+    scgi_temp_path {prefix}/tmp/scgi;
+    log_format priorauth '$remote_addr [$time_local] "$request_method $uri" $status '
+                         '$body_bytes_sent $request_time $upstream_addr';
+    access_log {prefix}/logs/access.log priorauth;
+    map $http_x_sender_id $priorauth_sender {{
+        "~^[A-Za-z0-9._:@-]{{1,128}}$" $http_x_sender_id;
+        default "";
+    }}
+    upstream rasa_rest {{
+        hash $priorauth_sender consistent;
+        server 127.0.0.1:{ports[0]} max_fails=1 fail_timeout=10s;
+        server 127.0.0.1:{ports[1]} max_fails=1 fail_timeout=10s;
+    }}
+    server {{
+        listen 127.0.0.1:{self.hashed_front_port};
+        client_max_body_size 16k;
+        proxy_http_version 1.1;
+        proxy_connect_timeout 2s;
+        proxy_read_timeout 150s;
+        add_header X-Upstream $upstream_addr always;
+{error_pages()}
+        location / {{ proxy_pass http://rasa_rest; }}
+    }}
+}}
+"""
+        )
+        self.procs["nginx-hash"] = Proc(
+            "nginx-hash",
+            [NGINX, "-p", str(prefix), "-c", str(prefix / "nginx.conf")],
+            dict(os.environ),
+            self.workdir / "nginx-hash.out",
+            None,
+        )
+        self.procs["nginx-hash"].start()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                requests.get(f"{self.hashed_front}/", timeout=2)
+                break
+            except requests.RequestException:
+                time.sleep(0.2)
+        return self.hashed_front
+
+    @property
+    def hashed_front(self) -> str:
+        return f"http://127.0.0.1:{self.hashed_front_port}"
+
+    def replica_of(self, upstream: str | None) -> str | None:
+        """ "rasa-1" / "rasa-2" for an upstream address (the last one tried, as nginx lists them)."""
+        if not upstream:
+            return None
+        port = upstream.split(",")[-1].strip().rsplit(":", 1)[-1]
+        for i in (1, 2):
+            if str(urlsplit(self.replica_url(i)).port) == port:
+                return f"rasa-{i}"
+        return None
+
+
+def error_pages() -> str:
+    """The error-page block of deploy/nginx.conf (between its "error pages: begin/end" comments)."""
+    conf = (ROOT / "deploy" / "nginx.conf").read_text()
+    match = re.search(r"^[ \t]*# error pages: begin.*?\n(.*?)^[ \t]*# error pages: end", conf, re.MULTILINE | re.DOTALL)
+    assert match, "deploy/nginx.conf has no error pages block"
+    return match.group(1).replace("$priorauth_sender", "")
