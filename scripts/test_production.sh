@@ -77,5 +77,5 @@ log "production layer: $(basename "$PRIORAUTH_MODEL")"
 "$PY" -m pytest -q -p no:cacheprovider \
     tests/production/test_deploy_services.py tests/production/test_lock_store.py tests/production/test_security.py \
     tests/production/test_scale_out.py tests/production/test_fuzz.py tests/production/test_phi_logs.py \
-    tests/production/test_faults.py "$@"
+    tests/production/test_soak.py tests/production/test_faults.py tests/production/test_kill_midturn.py "$@"
 log "production layer passed in $((SECONDS - START)) s"

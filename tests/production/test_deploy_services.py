@@ -8,6 +8,7 @@ fails there, and skips with the reason in a local run (tests/required.py).
 from __future__ import annotations
 
 import http.server
+import json
 import os
 import re
 import shutil
@@ -157,7 +158,8 @@ def test_nginx_conf_runs_and_routes_as_documented(nginx_proxy):
     assert spread == {"rasa-1", "rasa-2"}
 
     # body cap on the webhook
-    assert _request(webhook, b"x" * 20_000, json_headers)[0] == 413
+    status, body = _request(webhook, b"x" * 20_000, json_headers)
+    assert status == 413 and json.loads(body)["error"] == "payload_too_large", body  # JSON, not nginx's HTML page
 
     # no per-sender limit at the proxy: the Rasa servers' one, shared in Redis, is the only one (SECURITY.md)
     statuses = [_request(webhook, body, {**json_headers, "X-Sender-Id": "chatty"})[0] for _ in range(10)]

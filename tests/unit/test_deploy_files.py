@@ -266,7 +266,16 @@ def test_nginx_caps_webhook_bodies_and_floods_per_address_but_leaves_senders_to_
 
     burst = int(re.search(r"limit_req zone=priorauth_per_ip burst=(\d+)", webhooks).group(1))
     assert burst > DEFAULT_RATE_BURST
-    assert "error_page 429 = @flood;" in webhooks and "Retry-After" in block(nginx_conf, r"location @flood")
+    assert "Retry-After" in block(nginx_conf, r"location @flood")
+
+
+def test_nginx_error_pages_are_set_once_for_every_location(nginx_conf):
+    """nginx inherits error_page into a location only when the location sets none: every one is at the server
+    level, so the flood cap's 429, the body cap's 413 and a dead replica's 502/503/504 are JSON everywhere."""
+    server_level = re.findall(r"^    error_page ([^;]+);", nginx_conf, re.MULTILINE)
+    assert {"429 = @flood", "413 = @priorauth_too_large", "502 503 504 = @priorauth_unavailable"} <= set(server_level)
+    for name in ("/webhooks/", "/socket\\.io/", "/"):
+        assert "error_page" not in block(nginx_conf, rf"location {name}"), name
 
 
 def test_nginx_checks_socketio_origin_and_hides_the_api(nginx_conf):
