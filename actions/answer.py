@@ -37,7 +37,11 @@ class ActionAnswer(Action):
         return "action_answer"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> Events:
-        return answer(dispatcher, tracker, (tracker.latest_message.get("intent") or {}).get("name"))
+        events = answer(dispatcher, tracker, (tracker.latest_message.get("intent") or {}).get("name"))
+        # An answer ends the turn. Outside the draft form the rules and stories always listen next, so Rasa need
+        # not run its policies once more to find that out (a prediction is about a quarter of the Rasa server's
+        # CPU a turn, bench/README.md); inside the form they decide (back to the form's question).
+        return events if tracker.active_loop_name else then_listen(events)
 
 
 class ActionAnswerMore(Action):
@@ -142,7 +146,7 @@ def rephrase(dispatcher: CollectingDispatcher, tracker: Tracker) -> Events:
 def then_listen(events: Events) -> Events:
     """An answer given in the fallback ends the turn: without this, the policies, still unsure, would predict the
     fallback again (Rasa's core fallback reverts the user's message instead, which an answer must not)."""
-    if any(e.get("event") == "rewind" for e in events):
+    if any(e.get("event") in ("rewind", "followup") for e in events):
         return events
     return [*events, FollowupAction("action_listen")]
 

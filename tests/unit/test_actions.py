@@ -346,3 +346,21 @@ def test_a_terse_fax_question_gets_the_contact_answer_saying_there_is_no_fax_num
     t.latest_message["intent_ranking"] = [{"name": "nlu_fallback", "confidence": 0.4}]
     messages, _ = run(ActionFallback(), t)
     assert messages[0]["text"].startswith("My sources give no fax number for AIM")
+
+
+def test_an_answer_ends_the_turn_outside_the_form_and_leaves_the_form_to_the_policies():
+    outside = tracker(
+        "ask_validity", "how long is a pain management approval valid?", [("program", "interventional_pain")]
+    )
+    messages, events = run_events(ActionAnswer(), outside)
+    assert "10 business days" in messages[0]["text"]
+    assert events[-1] == {"event": "followup", "timestamp": None, "name": "action_listen"}
+    assert sum(e["event"] == "followup" for e in events) == 1
+
+    inside = tracker(
+        "ask_validity", "how long is a pain management approval valid?", [("program", "interventional_pain")]
+    )
+    inside.active_loop = {"name": "draft_form"}
+    messages, events = run_events(ActionAnswer(), inside)
+    assert "10 business days" in messages[0]["text"]
+    assert not any(e["event"] == "followup" for e in events)  # the rules go back to the form's question
