@@ -5,6 +5,7 @@
 #   bash scripts/bench.sh                    # everything (about 30 minutes on 2 cores)
 #   bash scripts/bench.sh --quick            # a small version (about 10 minutes once its models are cached)
 #   bash scripts/bench.sh latency quality    # some parts: nlu, quality, latency, growth, resources
+#   bash scripts/bench.sh profile            # only when named: profile (py-spy), fuzz (10,000 inputs), soak (30 min)
 # Figures: bench/out/results.json; charts: bench/charts/ (bench/out/charts/ with --quick); log: bench/out/logs/.
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 cd "$ROOT"
