@@ -53,6 +53,18 @@ class Rejection(Exception):
         self.status, self.code, self.message = status, code, message
 
 
+def check_message(message, max_message_chars: int) -> None:
+    """A user's message as every channel takes it: non-empty text without NUL or lone surrogates, not too long."""
+    if not isinstance(message, str):
+        raise Rejection(400, "invalid_message", '"message" must be a string')
+    if not message.strip():
+        raise Rejection(400, "invalid_message", '"message" must not be empty')
+    if "\x00" in message or _has_lone_surrogate(message):
+        raise Rejection(400, "invalid_message", '"message" must be text (no NUL characters or lone surrogates)')
+    if len(message) > max_message_chars:
+        raise Rejection(413, "message_too_long", f'"message" is longer than {max_message_chars} characters')
+
+
 def _has_lone_surrogate(text: str) -> bool:
     try:
         text.encode("utf-8")
@@ -79,14 +91,7 @@ def validate_rest_body(body: bytes, max_message_chars: int = 4000) -> dict:
         raise Rejection(400, "invalid_sender", '"sender" must be 1-128 characters of letters, digits and . _ : @ -')
     if sender.startswith(RESERVED_SENDER_PREFIXES):
         raise Rejection(400, "invalid_sender", f'"sender" must not start with {RESERVED_SENDER_PREFIXES[0]!r}')
-    if not isinstance(message, str):
-        raise Rejection(400, "invalid_message", '"message" must be a string')
-    if not message.strip():
-        raise Rejection(400, "invalid_message", '"message" must not be empty')
-    if "\x00" in message or _has_lone_surrogate(message):
-        raise Rejection(400, "invalid_message", '"message" must be text (no NUL characters or lone surrogates)')
-    if len(message) > max_message_chars:
-        raise Rejection(413, "message_too_long", f'"message" is longer than {max_message_chars} characters')
+    check_message(message, max_message_chars)
     if data.get("metadata") is not None and not isinstance(data["metadata"], dict):
         raise Rejection(400, "invalid_metadata", '"metadata" must be a JSON object')
     channel = data.get("input_channel")
@@ -130,14 +135,7 @@ def validate_socketio_event(event: str, args: tuple, max_message_chars: int = 40
         raise Rejection(400, "invalid_payload", f"got a JSON {type(data).__name__}: {event} takes {shape}")
     _socketio_session_id(data.get("session_id"))
     message = data.get("message")
-    if not isinstance(message, str):
-        raise Rejection(400, "invalid_message", '"message" must be a string')
-    if not message.strip():
-        raise Rejection(400, "invalid_message", '"message" must not be empty')
-    if "\x00" in message or _has_lone_surrogate(message):
-        raise Rejection(400, "invalid_message", '"message" must be text (no NUL characters or lone surrogates)')
-    if len(message) > max_message_chars:
-        raise Rejection(413, "message_too_long", f'"message" is longer than {max_message_chars} characters')
+    check_message(message, max_message_chars)
     metadata = data.get("metadata")
     if isinstance(metadata, str):
         try:

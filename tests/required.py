@@ -32,3 +32,11 @@ def pg_url_or_skip() -> str:
     if not url:
         require_or_skip("PostgreSQL: PRIORAUTH_TEST_PG_URL not set (run scripts/services.sh start, source its env)")
     return url
+
+
+def redis_url_or_skip() -> str:
+    """The test Redis's URL (scripts/services.sh); without one, the rule above."""
+    url = os.environ.get("PRIORAUTH_TEST_REDIS_URL")
+    if not url:
+        require_or_skip("Redis: PRIORAUTH_TEST_REDIS_URL not set (run scripts/services.sh start, source its env)")
+    return url

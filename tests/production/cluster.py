@@ -266,27 +266,10 @@ class Cluster:
 
     def _start_front(self, port_1: int, port_2: int) -> None:
         prefix = self.workdir / "nginx"
-        for sub in ("logs", "tmp"):
-            (prefix / sub).mkdir(parents=True, exist_ok=True)
         self.front_port = free_port()
         (prefix / "nginx.conf").write_text(
-            f"""
-daemon off;
-user root;
-worker_processes 1;
-pid {prefix}/nginx.pid;
-error_log {prefix}/logs/error.log warn;
-events {{ worker_connections 1024; }}
-http {{
-    client_body_temp_path {prefix}/tmp/body;
-    proxy_temp_path {prefix}/tmp/proxy;
-    fastcgi_temp_path {prefix}/tmp/fastcgi;
-    uwsgi_temp_path {prefix}/tmp/uwsgi;
-    scgi_temp_path {prefix}/tmp/scgi;
-    # As deploy/nginx.conf: no query strings, bodies or headers in the log.
-    log_format priorauth '$remote_addr [$time_local] "$request_method $uri" $status '
-                         '$body_bytes_sent $request_time $upstream_addr';
-    access_log {prefix}/logs/access.log priorauth;
+            nginx_head(prefix)
+            + f"""
     upstream rasa {{
         # Round-robin on purpose: every turn may land on either replica (the worst case for locks).
         server 127.0.0.1:{port_1} max_fails=1 fail_timeout=10s;
@@ -461,27 +444,11 @@ http {{
         if "nginx-hash" in self.procs:
             return self.hashed_front
         prefix = self.workdir / "nginx-hash"
-        for sub in ("logs", "tmp"):
-            (prefix / sub).mkdir(parents=True, exist_ok=True)
         self.hashed_front_port = free_port()
         ports = [urlsplit(self.replica_url(i)).port for i in (1, 2)]
         (prefix / "nginx.conf").write_text(
-            f"""
-daemon off;
-user root;
-worker_processes 1;
-pid {prefix}/nginx.pid;
-error_log {prefix}/logs/error.log warn;
-events {{ worker_connections 1024; }}
-http {{
-    client_body_temp_path {prefix}/tmp/body;
-    proxy_temp_path {prefix}/tmp/proxy;
-    fastcgi_temp_path {prefix}/tmp/fastcgi;
-    uwsgi_temp_path {prefix}/tmp/uwsgi;
-    scgi_temp_path {prefix}/tmp/scgi;
-    log_format priorauth '$remote_addr [$time_local] "$request_method $uri" $status '
-                         '$body_bytes_sent $request_time $upstream_addr';
-    access_log {prefix}/logs/access.log priorauth;
+            nginx_head(prefix)
+            + f"""
     map $http_x_sender_id $priorauth_sender {{
         "~^[A-Za-z0-9._:@-]{{1,128}}$" $http_x_sender_id;
         default "";
@@ -534,6 +501,29 @@ http {{
             if str(urlsplit(self.replica_url(i)).port) == port:
                 return f"rasa-{i}"
         return None
+
+
+def nginx_head(prefix: Path) -> str:
+    """The start of a test front's nginx.conf, up to inside `http {`: its directories under `prefix` (made here)
+    and the access log of deploy/nginx.conf (no query strings, bodies or headers)."""
+    for sub in ("logs", "tmp"):
+        (prefix / sub).mkdir(parents=True, exist_ok=True)
+    return f"""
+daemon off;
+user root;
+worker_processes 1;
+pid {prefix}/nginx.pid;
+error_log {prefix}/logs/error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+    client_body_temp_path {prefix}/tmp/body;
+    proxy_temp_path {prefix}/tmp/proxy;
+    fastcgi_temp_path {prefix}/tmp/fastcgi;
+    uwsgi_temp_path {prefix}/tmp/uwsgi;
+    scgi_temp_path {prefix}/tmp/scgi;
+    log_format priorauth '$remote_addr [$time_local] "$request_method $uri" $status '
+                         '$body_bytes_sent $request_time $upstream_addr';
+    access_log {prefix}/logs/access.log priorauth;"""
 
 
 def error_pages() -> str:

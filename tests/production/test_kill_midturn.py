@@ -33,25 +33,12 @@ from urllib.parse import urlsplit
 import requests
 from sqlalchemy import create_engine, text
 
+from priorauth.drafts.validators import FIELDS as DRAFT_FIELDS
 from tests.production.cluster import UNAVAILABLE, Reply, add_figures
 from tests.production.conversations import Talk, bot_parts, check_reply, draft_problems
 
 LOCK_LIFETIME = 120  # TICKET_LOCK_LIFETIME of the cluster's replicas (cluster.py), as in deploy/
-FIELDS = [
-    "reference",
-    "status",
-    "member_id",
-    "member_dob",
-    "ordering_npi",
-    "ordering_tax_id",
-    "servicing_npi",
-    "facility_name",
-    "setting",
-    "procedure_codes",
-    "diagnosis_codes",
-    "date_of_service",
-    "site_of_care_reason",
-]
+FIELDS = ["reference", "status", *DRAFT_FIELDS]
 QUESTION_INDICES = [0, 1, 2, 3, 4]  # the five question scripts (conversations.py); every 6th index is a draft
 DRAFT_INDICES = [5, 11, 17]
 

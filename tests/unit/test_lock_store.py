@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import time
 import uuid
 
@@ -17,7 +16,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import WatchError
 
 from addons.lock_store import AtomicRedisLockStore
-from tests.required import require_or_skip
+from tests.required import redis_url_or_skip
 
 
 class FakeRedis:
@@ -120,10 +119,7 @@ def test_an_unreachable_redis_is_a_lock_error():
 
 @pytest.fixture
 def redis_url() -> str:
-    url = os.environ.get("PRIORAUTH_TEST_REDIS_URL")
-    if not url:
-        require_or_skip("Redis: PRIORAUTH_TEST_REDIS_URL not set (scripts/services.sh start)")
-    return url
+    return redis_url_or_skip()
 
 
 def test_turns_on_one_conversation_take_turns_on_a_real_redis(redis_url):

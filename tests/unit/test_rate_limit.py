@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
 import uuid
 
@@ -14,7 +13,7 @@ import pytest
 
 from addons.rate_limit import LocalRateLimiter, RedisRateLimiter, make_limiter, redis_client, redis_settings
 from addons.request_guard import RequestGuard, retry_after_seconds
-from tests.required import require_or_skip
+from tests.required import redis_url_or_skip
 
 
 class Clock:
@@ -74,10 +73,7 @@ def test_without_redis_the_limit_is_in_process_and_with_it_shared():
 
 @pytest.fixture
 def redis_url() -> str:
-    url = os.environ.get("PRIORAUTH_TEST_REDIS_URL")
-    if not url:
-        require_or_skip("Redis: PRIORAUTH_TEST_REDIS_URL not set (scripts/services.sh start)")
-    return url
+    return redis_url_or_skip()
 
 
 def replicas(url: str, n: int, prefix: str, **settings) -> list[RedisRateLimiter]:
