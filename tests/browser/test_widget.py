@@ -64,6 +64,10 @@ def test_a_quick_reply_button_asks_its_question(page):
 
 
 def test_a_reload_keeps_the_conversation_and_its_session(page):
+    # The old document's upgrade to WebSocket, begun with its session id just before the reload and answered after
+    # the reload closed that session: "unknown session" (400) in this page's console (seen once in CI, on a
+    # loaded machine). The reloaded page opens its own session, which the assertions below follow.
+    page.expected_errors.append(r"WebSocket connection to .*/socket\.io/.*sid=.* Unexpected response code: 400")
     widget = Widget(page).open().wait_for_greeting()
     widget.ask(PAIN_QUESTION, "10 business days")
     session_id = widget.session_id()
