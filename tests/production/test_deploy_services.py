@@ -158,8 +158,8 @@ def test_nginx_conf_runs_and_routes_as_documented(nginx_proxy):
     assert spread == {"rasa-1", "rasa-2"}
 
     # body cap on the webhook
-    status, body = _request(webhook, b"x" * 20_000, json_headers)
-    assert status == 413 and json.loads(body)["error"] == "payload_too_large", body  # JSON, not nginx's HTML page
+    status, reply = _request(webhook, b"x" * 20_000, json_headers)
+    assert status == 413 and json.loads(reply)["error"] == "payload_too_large", reply  # JSON, not nginx's HTML page
 
     # no per-sender limit at the proxy: the Rasa servers' one, shared in Redis, is the only one (SECURITY.md)
     statuses = [_request(webhook, body, {**json_headers, "X-Sender-Id": "chatty"})[0] for _ in range(10)]
