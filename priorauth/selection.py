@@ -9,7 +9,9 @@ setting and line-of-business synonyms, provider shorthand), so "p2p" meets "peer
 
 from __future__ import annotations
 
+import math
 import re
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -150,6 +152,10 @@ class FactIndex:
         self._matrix = self._vectors([v for _, v in self._views])
         for row, (_doc, view) in enumerate(self._views):
             self._row.setdefault(view, row)
+        # The same vectors as dicts (feature -> weight), for ranking a handful of facts a turn: sparse matrices
+        # cost a fixed ~0.1 ms an operation whatever their size, a dict only what it holds (bench/README.md).
+        self._spaces = (_Space(self.words), _Space(self.chars))
+        self._rows = [tuple(_Space.row(m, row) for m in self._matrix) for row in range(len(self._views))]
 
     # ------------------------------------------------------------------ scoring
     def _vectors(self, texts: Sequence[str]):
@@ -168,24 +174,12 @@ class FactIndex:
             for matrix, vectorizer in zip(self._matrix, (self.words, self.chars), strict=True)
         )
 
-    def _similarity(self, message: str, vectors, common=None) -> np.ndarray:
+    def _similarity(self, message: str, vectors) -> np.ndarray:
+        """The message's likeness to every row of `vectors` (for all the knowledge base's statements at once)."""
         mw, mc = self._vectors([message])
-        if common is not None:
-            # Terms most of the candidates share name the topic, not the fact: they cannot tell facts apart.
-            mw, mc = mw.multiply(common[0]).tocsr(), mc.multiply(common[1]).tocsr()
         words, chars = vectors
         # Word matches carry the meaning; character n-grams catch what spelling hides.
         return 0.65 * (words @ mw.T).toarray().ravel() + 0.35 * (chars @ mc.T).toarray().ravel()
-
-    @staticmethod
-    def _distinctive(vectors, owner: list[int], facts: int, share: float = 0.5):
-        """Masks (1 = keep) of the features that fewer than ``share`` of the facts (text or questions) contain."""
-        by_fact = sparse.csr_matrix((np.ones(len(owner)), (owner, range(len(owner)))), shape=(facts, len(owner)))
-        masks = []
-        for matrix in vectors:
-            df = np.asarray(((by_fact @ (matrix > 0)) > 0).sum(axis=0)).ravel()
-            masks.append((df < share * facts).astype(float))
-        return masks
 
     def answers_of(self, text: str) -> tuple[str, ...]:
         return self._answers.get(norm_text(text), ())
@@ -197,24 +191,33 @@ class FactIndex:
         nor do the terms of the ``background`` (e.g. the headline already stated)."""
         if not texts:
             return []
-        views, owner = [], []
-        for i, text in enumerate(texts):
-            for view in (text, *self.answers_of(text)):
-                views.append(view)
-                owner.append(i)
-        vectors = self._vectors(views)
-        # With four texts or more, what half of them share; with two or three, what all of them share.
-        share = 0.5 if len(texts) >= 4 else 1.0
-        common = self._distinctive(vectors, owner, len(texts), share) if len(texts) >= 2 else None
-        if background:
-            stated = self._vectors(list(background))
-            masks = common or [np.ones(v.shape[1]) for v in vectors]
-            common = [m * (np.asarray((b > 0).sum(axis=0)).ravel() == 0) for m, b in zip(masks, stated, strict=True)]
-        sims = self._similarity(message, vectors, common)
-        best = [0.0] * len(texts)
-        for i, s in zip(owner, sims, strict=True):
-            best[i] = max(best[i], float(s))
-        return best
+        views = [[self._vector(view) for view in (text, *self.answers_of(text))] for text in texts]
+        # Left out of the message: with four texts or more, what half of them share; with two or three, what all
+        # of them share; and what the background states.
+        left_out: list[set[int]] = [set(), set()]
+        if len(texts) >= 2:
+            share = 0.5 if len(texts) >= 4 else 1.0
+            for space in (0, 1):
+                df = Counter(f for fact in views for f in set().union(*(v[space] for v in fact)))
+                left_out[space] = {f for f, n in df.items() if n >= share * len(texts)}
+        for space in (0, 1):
+            for text in background:
+                left_out[space].update(self._vector(text)[space])
+        message_vector = self._message_vector(message)
+        mw, mc = ({f: w for f, w in m.items() if f not in out} for m, out in zip(message_vector, left_out, strict=True))
+        # Word matches carry the meaning; character n-grams catch what spelling hides.
+        return [max(0.65 * _dot(mw, words) + 0.35 * _dot(mc, chars) for words, chars in fact) for fact in views]
+
+    def _vector(self, text: str) -> tuple[dict[int, float], dict[int, float]]:
+        row = self._row.get(text)
+        if row is not None:
+            return self._rows[row]
+        return self._message_vector(text)
+
+    @lru_cache(maxsize=256)  # noqa: B019 - one index per process (shared_index); a turn ranks one message often
+    def _message_vector(self, text: str) -> tuple[dict[int, float], dict[int, float]]:
+        expanded = self.expand(text)
+        return self._spaces[0].vector(expanded), self._spaces[1].vector(expanded)
 
     def select(
         self,
@@ -310,3 +313,30 @@ def index_from(data: KBData) -> FactIndex:
 def shared_index(kb_dir: str) -> FactIndex:
     """One index per process and knowledge-base directory (fitting takes a fraction of a second)."""
     return index_from(read_kb(Path(kb_dir)))
+
+
+class _Space:
+    """One fitted vectorizer, applied to one text at a time as a dict: the same weights as its `transform`
+    (sublinear tf, idf, l2 norm) without a sparse matrix's fixed cost."""
+
+    def __init__(self, vectorizer: TfidfVectorizer):
+        self.analyze = vectorizer.build_analyzer()
+        self.vocabulary = vectorizer.vocabulary_
+        self.idf = vectorizer.idf_.tolist()
+
+    def vector(self, text: str) -> dict[int, float]:
+        counts = Counter(i for i in map(self.vocabulary.get, self.analyze(text)) if i is not None)
+        weights = {i: (1.0 + math.log(n)) * self.idf[i] for i, n in counts.items()}
+        norm = math.sqrt(sum(w * w for w in weights.values()))
+        return {i: w / norm for i, w in weights.items()} if norm else {}
+
+    @staticmethod
+    def row(matrix, row: int) -> dict[int, float]:
+        start, end = matrix.indptr[row], matrix.indptr[row + 1]
+        return dict(zip(matrix.indices[start:end].tolist(), matrix.data[start:end].tolist(), strict=True))
+
+
+def _dot(a: dict[int, float], b: dict[int, float]) -> float:
+    if len(a) > len(b):
+        a, b = b, a
+    return sum(w * b[f] for f, w in a.items() if f in b)

@@ -91,3 +91,34 @@ def test_the_knowledge_base_ranks_its_own_topics(message, topic):
 
     index = index_from(read_kb(KB_DIR))
     assert index.topics(message)[0].topic == topic
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["how many days do we have to ask for a second look?", "d2d for an ASC??", "authorizaton upload", "", "the of"],
+)
+def test_a_turn_weighs_a_message_exactly_as_the_fitted_vectorizers_do(index, text):
+    """The per-turn dict vectors (no sparse matrix) carry the weights of scikit-learn's own transform."""
+    expanded = index.expand(text)
+    for space, vectorizer in zip(index._spaces, (index.words, index.chars), strict=True):
+        row = vectorizer.transform([expanded])
+        expected = dict(zip(row.indices.tolist(), row.data.tolist(), strict=True))
+        got = space.vector(expanded)
+        assert got.keys() == expected.keys()
+        assert all(abs(got[f] - w) < 1e-12 for f, w in expected.items())
+
+
+def test_scores_are_the_cosine_of_the_fitted_vectors_when_nothing_is_left_out(index):
+    """One text and no background: nothing is masked, so each score is 0.65 * word cosine + 0.35 * char cosine
+    of the message and the best of the fact and the questions it answers, as sparse matrices compute it."""
+    message = "can our surgeon ask for a doctor-to-doctor call?"
+    fact = DOCS[1].text
+    m = index.expand(message)
+    views = [index.expand(v) for v in (fact, *DOCS[1].answers)]
+    best = max(
+        0.65 * (index.words.transform([v]) @ index.words.transform([m]).T).toarray()[0, 0]
+        + 0.35 * (index.chars.transform([v]) @ index.chars.transform([m]).T).toarray()[0, 0]
+        for v in views
+    )
+    assert best > 0.2
+    assert index.scores(message, [fact]) == [pytest.approx(best, abs=1e-12)]
