@@ -121,6 +121,17 @@ def content_version(session: Session) -> str | None:
     return once_per_session(session, ("content_version",), read)
 
 
+def read_once(session: Session, key: tuple, statement, scalars: bool = True) -> list:
+    """The rows of ``statement()`` (a query of the knowledge base's fixed content), read once per session; a new
+    list each call, so a caller may change its list but never the rows."""
+
+    def read() -> list:
+        result = session.execute(statement())
+        return list(result.scalars() if scalars else result.all())
+
+    return list(once_per_session(session, key, read))
+
+
 def once_per_content(session: Session, key: tuple, read):
     """``read()``, made once per process for the knowledge base's content: for reads whose value is plain data
     (strings, tuples, frozen dataclasses, a dict no caller changes) and depends only on the knowledge base.
@@ -198,7 +209,8 @@ def contact_routes(
     routes = []
     order = {"portal": 0, "phone": 1, "email": 2, "id_card": 3, "person": 4}
     rows = sorted(
-        session.execute(select(m.Contact)).scalars(), key=lambda c: (order[c.kind], c.id != "providerportal", c.id)
+        read_once(session, ("contacts",), lambda: select(m.Contact)),
+        key=lambda c: (order[c.kind], c.id != "providerportal", c.id),
     )
     for c in rows:
         if kinds and c.kind not in kinds:
@@ -255,7 +267,10 @@ def contacts(
 
 
 def plan_for_region(session: Session, state: str) -> str | None:
-    return session.execute(select(m.Plan.id).where(m.Plan.region == state.upper())).scalars().first()
+    plans = read_once(
+        session, ("plan_for_region", state.upper()), lambda: select(m.Plan.id).where(m.Plan.region == state.upper())
+    )
+    return plans[0] if plans else None
 
 
 # ---------------------------------------------------------------- validity
@@ -270,7 +285,7 @@ def validity(
     proc = find_procedure(session, procedure, code)
     program = proc.program_id if proc else resolve(session, "program", program) or program
     answer = Answer(topic="validity", procedure=proc.id if proc else None, procedure_name=proc.name if proc else None)
-    rows = list(session.execute(select(m.Validity).order_by(m.Validity.id)).scalars())
+    rows = read_once(session, ("validity",), lambda: select(m.Validity).order_by(m.Validity.id))
     chain = [p.id for p in program_chain(session, program)] if program else []
     matching = [v for v in rows if set(v.programs) & set(chain)] if chain else rows
     if chain and not matching:
@@ -313,9 +328,11 @@ def topic(session: Session, topic_id: str) -> Answer:
     scope = scope_of(session, row.plan, row.programs)
     facts = [
         fact_for(session, f.text, "topic_fact", f"{topic_id}#{f.position}", scope)
-        for f in session.execute(
-            select(m.TopicFact).where(m.TopicFact.topic_id == topic_id).order_by(m.TopicFact.position)
-        ).scalars()
+        for f in read_once(
+            session,
+            ("topic_facts", topic_id),
+            lambda: select(m.TopicFact).where(m.TopicFact.topic_id == topic_id).order_by(m.TopicFact.position),
+        )
     ]
     return Answer(topic=topic_id, facts=facts, data={"title": row.title, "plan": row.plan})
 
@@ -324,9 +341,13 @@ def keyed_fact(
     session: Session, topic_id: str, key: str, scope: Scope | None = None, kind: str = "fact", **fill: str
 ) -> Fact:
     """The fact of a topic that says ``key``, with its citations; ``fill`` completes a text with "{name}" in it."""
-    row = session.execute(
-        select(m.TopicFact).where(m.TopicFact.topic_id == topic_id, m.TopicFact.key == key)
-    ).scalar_one()
+    row = once_per_session(
+        session,
+        ("keyed_fact", topic_id, key),
+        lambda: session.execute(
+            select(m.TopicFact).where(m.TopicFact.topic_id == topic_id, m.TopicFact.key == key)
+        ).scalar_one(),
+    )
     text = row.text.format(**fill) if fill else row.text
     return fact_for(session, text, "topic_fact", f"{topic_id}#{row.position}", scope, kind)
 
@@ -338,12 +359,17 @@ def caveat(session: Session, key: str, kind: str = "caveat", **fill: str) -> Fac
 
 def facts_saying(session: Session, key: str, programs=None) -> list[tuple[m.Topic, m.TopicFact]]:
     """The topic facts that say ``key``, in topics about any of ``programs`` (None: any topic)."""
-    rows = session.execute(
-        select(m.Topic, m.TopicFact)
-        .join(m.TopicFact, m.TopicFact.topic_id == m.Topic.id)
-        .where(m.TopicFact.key == key)
-        .order_by(m.Topic.id, m.TopicFact.position)
-    ).all()
+    rows = read_once(
+        session,
+        ("facts_saying", key),
+        lambda: (
+            select(m.Topic, m.TopicFact)
+            .join(m.TopicFact, m.TopicFact.topic_id == m.Topic.id)
+            .where(m.TopicFact.key == key)
+            .order_by(m.Topic.id, m.TopicFact.position)
+        ),
+        scalars=False,
+    )
     wanted = None if programs is None else set(programs) | {EVERY}
     return [(t, f) for t, f in rows if wanted is None or wanted & set(t.programs or [])]
 
@@ -361,9 +387,11 @@ def program_services(session: Session, program: str | None = None) -> Answer:
     set_program(session, answer, program)
     for p in _descendants(session, program):
         answer.facts.append(fact_for(session, p.name, "programs", p.id, kind="program"))
-        for proc in session.execute(
-            select(m.Procedure).where(m.Procedure.program_id == p.id).order_by(m.Procedure.name)
-        ).scalars():
+        for proc in read_once(
+            session,
+            ("procedures_of", p.id),
+            lambda: select(m.Procedure).where(m.Procedure.program_id == p.id).order_by(m.Procedure.name),  # noqa: B023
+        ):
             answer.facts.append(fact_for(session, proc.name, "procedures", proc.id, kind="procedure"))
     row = session.get(m.Program, program)
     if row is not None:
@@ -378,7 +406,7 @@ def program_services(session: Session, program: str | None = None) -> Answer:
 
 
 def _top_programs(session: Session) -> list[m.Program]:
-    return list(session.execute(select(m.Program).where(m.Program.parent_id.is_(None))).scalars())
+    return read_once(session, ("top_programs",), lambda: select(m.Program).where(m.Program.parent_id.is_(None)))
 
 
 def _descendants(session: Session, program: str) -> list[m.Program]:
@@ -390,7 +418,11 @@ def _descendants(session: Session, program: str) -> list[m.Program]:
             continue
         out.append(row)
         queue.extend(
-            session.execute(select(m.Program.id).where(m.Program.parent_id == pid).order_by(m.Program.id)).scalars()
+            read_once(
+                session,
+                ("child_programs", pid),
+                lambda: select(m.Program.id).where(m.Program.parent_id == pid).order_by(m.Program.id),  # noqa: B023
+            )
         )
     return out
 
@@ -492,7 +524,7 @@ def rehab_schedule(
     if row is not None and row.part_of:
         lobs.add(row.part_of)
     out = []
-    for r in session.execute(select(m.RehabSchedule).order_by(m.RehabSchedule.id)).scalars():
+    for r in read_once(session, ("rehab_schedule",), lambda: select(m.RehabSchedule).order_by(m.RehabSchedule.id)):
         if programs is not None and r.program_id not in programs:
             continue
         if line_of_business and r.line_of_business not in lobs:
@@ -501,6 +533,11 @@ def rehab_schedule(
             continue
         out.append(r)
     return out
+
+
+def lob_scopes(session: Session) -> list[m.LineOfBusinessScope]:
+    """Every notice's line-of-business scope, by id."""
+    return read_once(session, ("lob_scopes",), lambda: select(m.LineOfBusinessScope).order_by(m.LineOfBusinessScope.id))
 
 
 def rehab_fact(session: Session, r: m.RehabSchedule, kind: str = "fact") -> Fact:
@@ -518,7 +555,7 @@ def lines_of_business(session: Session, line_of_business: str | None = None, pro
     answer = Answer(
         topic="lines_of_business", data={"line_of_business": lob, "line_of_business_name": row.name if row else None}
     )
-    for s in session.execute(select(m.LineOfBusinessScope).order_by(m.LineOfBusinessScope.id)).scalars():
+    for s in lob_scopes(session):
         if chain and not chain & set(s.programs):
             continue
         scope = scope_of(session, s.plan, s.programs)
@@ -528,10 +565,7 @@ def lines_of_business(session: Session, line_of_business: str | None = None, pro
     if (
         lob
         and session.get(m.LineOfBusiness, lob) is not None
-        and not any(
-            lob in (s.included + s.excluded + s.offered)
-            for s in session.execute(select(m.LineOfBusinessScope)).scalars()
-        )
+        and not any(lob in (s.included + s.excluded + s.offered) for s in lob_scopes(session))
     ):
         answer.status = Status.UNKNOWN
     if program:

@@ -24,12 +24,15 @@ from priorauth.kb.queries import (
     citations_for,
     contact_routes,
     fact_for,
+    lob_scopes,
     lob_text,
     named_plans,
+    once_per_session,
     plan_applies,
     plan_for_region,
     plan_names,
     program_chain,
+    read_once,
     rehab_fact,
     rehab_schedule,
     resolve,
@@ -191,7 +194,11 @@ def _ask_which(session: Session, answer: Answer, kind: str, term: str | None) ->
 
 def _listing_facts(session, answer, proc, code_row, program_id) -> None:
     program = session.get(m.Program, program_id)
-    reading = session.get(m.ProcedureReading, proc.id) if proc is not None else None
+    reading = (
+        once_per_session(session, ("reading", proc.id), lambda: session.get(m.ProcedureReading, proc.id))
+        if proc is not None
+        else None
+    )
     if reading is not None:
         # "MRI": the notice names the category only; the answer says it reads the test as one of it.
         answer.data["named_by_category"] = reading.category
@@ -409,13 +416,12 @@ def _apply_notification(session, out: _Outcome, k: _Known, plan: str) -> None:
 
 
 def _proc_has_codes(session, procedure_id, codes) -> bool:
-    return bool(
-        session.execute(
-            select(m.ProcedureCode.code).where(
-                m.ProcedureCode.procedure_id == procedure_id, m.ProcedureCode.code.in_(codes)
-            )
-        ).first()
+    own = read_once(
+        session,
+        ("procedure_codes", procedure_id),
+        lambda: select(m.ProcedureCode.code).where(m.ProcedureCode.procedure_id == procedure_id),
     )
+    return not set(own).isdisjoint(codes)
 
 
 def _apply_site_of_care(session, out: _Outcome, k: _Known, plan: str) -> None:
@@ -446,11 +452,7 @@ def _apply_site_of_care(session, out: _Outcome, k: _Known, plan: str) -> None:
 
 
 def _lob_scopes(session, k: _Known, plan: str) -> list[m.LineOfBusinessScope]:
-    scopes = [
-        s
-        for s in session.execute(select(m.LineOfBusinessScope).order_by(m.LineOfBusinessScope.id)).scalars()
-        if set(s.programs) & set(k.chain) and plan_applies(session, s.plan, plan)
-    ]
+    scopes = [s for s in lob_scopes(session) if set(s.programs) & set(k.chain) and plan_applies(session, s.plan, plan)]
     # The most specific notice first (a sub-program's own notice over the general one).
     scopes.sort(key=lambda s: min((k.chain.index(p) for p in s.programs if p in k.chain), default=99))
     return scopes
@@ -459,9 +461,9 @@ def _lob_scopes(session, k: _Known, plan: str) -> list[m.LineOfBusinessScope]:
 def _excluded_somewhere(session) -> set[str]:
     """Lines of business some notice excludes (and the ones that may mean them)."""
     excluded = set()
-    for s in session.execute(select(m.LineOfBusinessScope)).scalars():
+    for s in lob_scopes(session):
         excluded |= set(s.excluded)
-    for lob in session.execute(select(m.LineOfBusiness)).scalars():
+    for lob in read_once(session, ("lines_of_business",), lambda: select(m.LineOfBusiness)):
         if set(lob.may_mean or []) & excluded:
             excluded.add(lob.id)
     return excluded
