@@ -58,7 +58,7 @@ class ActionAnswerMore(Action):
             dispatcher.utter_message(response="utter_more_nothing")
             return []
         try:
-            with backend.session_factory()() as session:
+            with backend.kb_session() as session:
                 found = answer_for(session, topic, known, "")
         except SQLAlchemyError as error:
             service_unavailable(dispatcher, error, "knowledge base")
@@ -93,7 +93,7 @@ def answer(
     if topic is None or (intent == "inform" and not context.new):  # a "follow-up" that adds nothing
         return read_again_or_rephrase(dispatcher, tracker) if second_opinion else rephrase(dispatcher, tracker)
     try:
-        with backend.session_factory()() as session:
+        with backend.kb_session() as session:
             if needs_choice(topic, known, context.families):
                 choice = procedure_choice(session, context.families, topic)
                 if choice.program is None:
