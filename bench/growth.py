@@ -240,7 +240,7 @@ def in_process(kb_dir: Path, quick: bool) -> dict:
 
 def _extract_phases(matcher, texts: list[str], repeat: int) -> dict:
     """Where extract's time goes: tokenizing, the two spaCy PhraseMatchers (indexed), the code patterns,
-    and the fuzzy near-miss pass (rapidfuzz over the long terms of a fitting length and word count)."""
+    and the fuzzy near-miss pass (the index of the long terms' first letters, then rapidfuzz on the terms it finds)."""
     totals = {"tokenize": 0.0, "phrase_matchers": 0.0, "code_patterns": 0.0, "fuzzy": 0.0}
     calls = 0
     try:

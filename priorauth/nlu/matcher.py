@@ -4,9 +4,11 @@ and generic words ("hip", "fusion") that name a family of procedures but never o
 
 from __future__ import annotations
 
-import bisect
 import difflib
 import re
+from collections.abc import Iterable
+from functools import lru_cache
+from itertools import chain, combinations
 
 import spacy
 from rapidfuzz import fuzz, process
@@ -58,6 +60,10 @@ WORD_SIMILARITY = 0.75
 # these thresholds were first set with; on typo variants of every long term (1-3 edits) 0.88 gives difflib's
 # entities on all but one, where it finds the term difflib missed; 0.86 and 0.89 each differ on ~100.
 EXACT_OVERRIDE = 0.94
+# Near-miss search (NearMissIndex): the most first characters of a term and of a span whose subsequences are
+# compared, and the most of them left out.
+PREFIX = 8
+MAX_DELETIONS = 3
 
 
 class KBMatcher:
@@ -79,7 +85,7 @@ class KBMatcher:
         self.codes = vocabulary["codes"]
         self.diagnoses = {d.replace(".", ""): d for d in vocabulary["diagnoses"]}
         self.fuzzy_threshold = fuzzy_threshold
-        self.fuzzy_index = _length_index(self.fuzzy_terms)
+        self.near_misses = NearMissIndex(self.fuzzy_terms, fuzzy_threshold)
 
     def norm(self, word: str) -> str:
         """A word as the vocabulary spells it: lower case, shorthand expanded, a plural made singular."""
@@ -168,22 +174,104 @@ class KBMatcher:
         return out
 
     def _closest_term(self, text: str, cutoff: float) -> str | None:
-        """The long term most like `text` by Indel similarity (rapidfuzz, in C++), or None below `cutoff`. Only the
-        terms that could pass are compared: those of a word count `_words_alike` accepts, and of a length near
-        `text`'s (2 * min(a, b) / (a + b) >= cutoff bounds the ratio of the two lengths)."""
+        """The long term most like `text` by Indel similarity (rapidfuzz), or None below `cutoff`."""
+        return self.near_misses.closest(text, cutoff)
+
+
+class NearMissIndex:
+    """Long terms by the subsequences of their first characters, for the term most like a span (symmetric
+    deletion on a prefix, as SymSpell does).
+
+    If a common subsequence of x and y has at least L characters, its first L are a subsequence of x[:L + i] and
+    of y[:L + j], where i and j count the characters of x and of y that an alignment along it leaves out before
+    them. A span of n characters is looked up by the L-character subsequences of x[:L + i], with i the most
+    characters that an alignment with a term of a passing ratio leaves out of the span, j the most it leaves out
+    of the term (both at most MAX_DELETIONS) and L = min(n - i, PREFIX - max(i, j)). Each term is stored by its
+    own for every L that spans it may resemble are looked up by, from y[:L + j] (j for the term's own length).
+    So a span meets every term it passes with that leaves at most 3 characters out of either, whatever their
+    length: any typo of 1 to 3 edits, and more where they lie past the first letters. The lookup costs the same
+    whatever the number of terms: the span's subsequences (56 at most) and the terms that begin alike.
+    """
+
+    def __init__(self, terms, threshold: float):
+        # The order in which a tie goes to the first term: by word count, then length, then as given.
+        self.terms = sorted(terms, key=lambda t: (len(t.split()), len(t)))
+        self.words = [len(t.split()) for t in self.terms]
+        self.threshold = threshold
+        self.lengths = {len(t) for t in self.terms}
+        self.plans: dict[int, tuple[int, int] | None] = {}
+        keys: dict[str, list[int]] = {}
+        for i, term in enumerate(self.terms):
+            low, high = _length_window(len(term), threshold)
+            heads = set()
+            for n in range(low, high + 1):  # the lengths of the spans that may resemble the term
+                plan, left_out = self._plan(n), _left_out(n, len(term), threshold)
+                if plan and left_out:
+                    heads.add((plan[0], plan[0] + min(left_out[1], MAX_DELETIONS)))
+            for length, head in heads:
+                for key in _subsequences(term[:head], length):
+                    keys.setdefault(key, []).append(i)
+        self.keys = {key: tuple(ids) for key, ids in keys.items()}
+
+    def _plan(self, n: int) -> tuple[int, int] | None:
+        """How a span of n characters is looked up: the length of the subsequences, and of the prefix they are
+        taken from; None if no term is of a length whose ratio with it may pass."""
+        if n not in self.plans:
+            low, high = _length_window(n, self.threshold)
+            pairs = [_left_out(n, m, self.threshold) for m in self.lengths if low <= m <= high]
+            pairs = [pair for pair in pairs if pair]
+            if pairs:
+                i = min(max(x for x, _ in pairs), MAX_DELETIONS)
+                j = min(max(y for _, y in pairs), MAX_DELETIONS)
+                length = min(PREFIX - max(i, j), n - i)
+                self.plans[n] = (length, length + i)
+            else:
+                self.plans[n] = None
+        return self.plans[n]
+
+    def closest(self, text: str, cutoff: float) -> str | None:
+        """The term most like `text` by Indel similarity of all those of a word count `_words_alike` accepts, or
+        None below `cutoff` (at least the threshold the index was built for). A tie goes to the first term."""
+        # Looked up for the threshold: the terms a stricter cutoff passes are among those found.
+        plan = self._plan(len(text))
+        if not plan:
+            return None
+        keys = _subsequences(text[: plan[1]], plan[0])
+        found = set(chain.from_iterable(filter(None, map(self.keys.get, keys))))
         words = len(text.split())
-        low, high = len(text) * cutoff / (2 - cutoff) - 1e-9, len(text) * (2 - cutoff) / cutoff + 1e-9
+        if words > 1:
+            found = {i for i in found if self.words[i] == 1 or self.words[i] == words}
+        if len(found) > 4:  # one call into rapidfuzz (it keeps the first of equal scores too)
+            match = process.extractOne(
+                text, [self.terms[i] for i in sorted(found)], scorer=fuzz.ratio, score_cutoff=cutoff * 100
+            )
+            return match[0] if match else None
         best, best_score = None, 0.0
-        for count, (terms, lengths) in self.fuzzy_index.items():
-            if words > 1 and count not in (1, words):
-                continue
-            lo, hi = bisect.bisect_left(lengths, low), bisect.bisect_right(lengths, high)
-            if lo < hi:
-                scores = process.cdist([text], terms[lo:hi], scorer=fuzz.ratio, score_cutoff=cutoff * 100)[0]
-                i = int(scores.argmax())
-                if scores[i] > best_score:
-                    best, best_score = terms[lo + i], scores[i]
+        for i in sorted(found):
+            score = fuzz.ratio(text, self.terms[i], score_cutoff=cutoff * 100)
+            if score > best_score:
+                best, best_score = self.terms[i], score
         return best
+
+
+def _subsequences(text: str, length: int) -> Iterable[str]:
+    """The subsequences of `text` of `length` characters (the text itself if not longer)."""
+    return map("".join, combinations(text, length)) if length < len(text) else (text,)
+
+
+@lru_cache(maxsize=4096)
+def _length_window(n: int, cutoff: float) -> tuple[int, int]:
+    """The lengths of the strings whose Indel ratio with one of n characters may reach `cutoff`."""
+    low, high = n * cutoff / (2 - cutoff), n * (2 - cutoff) / cutoff
+    return int(low - 1e-9), int(high + 1e-9)
+
+
+@lru_cache(maxsize=4096)
+def _left_out(n: int, m: int, cutoff: float) -> tuple[int, int] | None:
+    """The most characters an alignment of strings of n and m characters whose Indel ratio reaches `cutoff`
+    leaves out of each (None if none does)."""
+    common = int(-(-(cutoff * (n + m) - 1e-9) // 2))  # the shortest common subsequence that passes
+    return (n - common, m - common) if common <= min(n, m) else None
 
 
 def _words_alike(text: str, term: str) -> bool:
@@ -192,14 +280,6 @@ def _words_alike(text: str, term: str) -> bool:
     if len(a) != len(b):
         return len(a) == 1 or len(b) == 1  # "hammer toe" ~ "hammertoe"
     return all(difflib.SequenceMatcher(None, x, y).ratio() >= WORD_SIMILARITY for x, y in zip(a, b, strict=True))
-
-
-def _length_index(terms) -> dict[int, tuple[list[str], list[int]]]:
-    """Terms by word count, each group sorted by length (with the lengths, for bisect)."""
-    groups: dict[int, list[str]] = {}
-    for term in terms:
-        groups.setdefault(len(term.split()), []).append(term)
-    return {n: (sorted(g, key=len), sorted(len(t) for t in g)) for n, g in sorted(groups.items())}
 
 
 def _entity(entity: str, value: str, start: int, end: int, text: str) -> dict:

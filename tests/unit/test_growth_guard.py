@@ -4,9 +4,11 @@ and render) on the knowledge base grown 10x (bench/growth.py's synthetic procedu
 CPU time of this process (`time.process_time`), not wall-clock: other work on a shared machine delays a test but
 barely changes the CPU it spends (cache and core sharing still do, and only ever add). The sizes alternate round
 by round and each side's fastest round counts, so a burst of load hits both sides alike and is then left out.
-The bound holds with that noise (about 1.3x measured for the matcher, 1.0x for the answer path) and fails for a
-cost linear in the knowledge base: af7a784 measured 5.9x (the matcher's difflib scan over every long term) and
-1.8x (the fact ranking's expander, one regex alternation over every phrase).
+The bounds hold with that noise and fail for a cost linear in the knowledge base. The matcher's: 1.09-1.17x
+measured with its near-miss index (a bigger hash table, and more terms that begin alike), where rapidfuzz over
+every long term of a fitting length (685517f) measured 1.28-1.36x and af7a784's difflib scan 5.9x. The answer
+path's: about 1.0x measured, where af7a784 measured 1.8x (the fact ranking's expander, one regex alternation
+over every phrase).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from priorauth.selection import index_from
 from priorauth.turns import context_of
 from tests.conftest import KB_DIR, ROOT, SOURCES_DIR
 
-BOUND = 1.5  # 10x / 1x, CPU per message (the issue's target is 1.1)
+BOUNDS = {"matcher": 1.25, "answer path": 1.5}  # 10x / 1x, CPU per message (the issue's target is 1.1)
 ROUNDS = {"matcher": 15, "answer path": 5}  # alternating rounds of each size (the matcher's are short)
 PER_INTENT = 4  # training examples per question intent: the messages measured
 
@@ -109,7 +111,8 @@ def test_matcher_time_per_message_is_flat_at_ten_times_the_knowledge(sizes):
     a, b, ratio = cpu_ratio(lambda: base.extract_all(texts), lambda: grown.extract_all(texts), ROUNDS["matcher"])
     per = 1000 / len(texts)
     print(f"matcher: {a * per:.3f} -> {b * per:.3f} ms CPU a message at 10x ({ratio:.2f}x, {len(texts)} messages)")
-    assert ratio <= BOUND, f"extract at 10x takes {ratio:.2f}x the CPU of 1x (bound {BOUND}x)"
+    bound = BOUNDS["matcher"]
+    assert ratio <= bound, f"extract at 10x takes {ratio:.2f}x the CPU of 1x (bound {bound}x)"
 
 
 def test_answer_path_time_per_message_is_flat_at_ten_times_the_knowledge(sizes):
@@ -124,4 +127,5 @@ def test_answer_path_time_per_message_is_flat_at_ten_times_the_knowledge(sizes):
     a, b, ratio = cpu_ratio(lambda: base.answer_all(turns), lambda: grown.answer_all(turns), ROUNDS["answer path"])
     per = 1000 / len(turns)
     print(f"answer path: {a * per:.2f} -> {b * per:.2f} ms CPU a message at 10x ({ratio:.2f}x, {len(turns)} messages)")
-    assert ratio <= BOUND, f"answer_for + render at 10x take {ratio:.2f}x the CPU of 1x (bound {BOUND}x)"
+    bound = BOUNDS["answer path"]
+    assert ratio <= bound, f"answer_for + render at 10x take {ratio:.2f}x the CPU of 1x (bound {bound}x)"

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-import pytest
+import random
+import string
 
-from priorauth.nlu.matcher import KBMatcher
+import pytest
+from rapidfuzz import fuzz
+
+from priorauth.nlu.matcher import EXACT_OVERRIDE, KBMatcher, NearMissIndex
 from priorauth.nlu.vocabulary import build_vocabulary
 from tests.conftest import KB_DIR
 
@@ -153,3 +157,84 @@ def test_a_diagnosis_code_at_the_end_of_a_sentence_is_read(matcher, text, code):
 
 def test_a_code_followed_by_more_characters_is_not_cut_short(matcher):
     assert ("diagnosis_code", "G89.2") not in {(e["entity"], e["value"]) for e in matcher.extract("G89.2.9")}
+
+
+# ---------------------------------------------------------------------------------------------- near-miss index
+def _scan(terms, text: str, cutoff: float) -> str | None:
+    """What the index must find: the best of every term of a word count `_words_alike` accepts, by Indel
+    similarity, the first of equal scores by word count, then length, then given order (an exhaustive scan)."""
+    words = len(text.split())
+    best, best_score = None, 0.0
+    for term in sorted(terms, key=lambda t: (len(t.split()), len(t))):
+        if words == 1 or len(term.split()) in (1, words):
+            score = fuzz.ratio(text, term, score_cutoff=cutoff * 100)
+            if score > best_score:
+                best, best_score = term, score
+    return best
+
+
+def _typo(term: str, edits: int, rng: random.Random) -> str:
+    for _ in range(edits):
+        i = rng.randrange(len(term) - 1)
+        letter = rng.choice(string.ascii_lowercase)
+        term = rng.choice(
+            [
+                term[:i] + letter + term[i + 1 :],  # substitution
+                term[:i] + term[i + 1 :],  # deletion
+                term[:i] + letter + term[i:],  # insertion
+                term[:i] + term[i + 1] + term[i] + term[i + 2 :],  # transposition
+            ]
+        )
+    return term
+
+
+def test_the_index_finds_what_a_scan_of_every_term_finds(matcher):
+    terms = list(matcher.fuzzy_terms)
+    rng = random.Random(16)
+    texts = [_typo(term, edits, rng) for term in terms for edits in (1, 2, 3)]
+    texts += [" ".join(pair) for pair in zip(terms, terms[1:], strict=False)][:100]  # neighbours, not typos
+    found = 0
+    for text in texts:
+        for cutoff in (0.88, EXACT_OVERRIDE):
+            expected = _scan(terms, text, cutoff)
+            assert matcher.near_misses.closest(text, cutoff) == expected, (text, cutoff)
+            found += expected is not None
+    assert found > len(texts)  # most typos pass at 0.88 and many at 0.94: the agreement is not all "None"
+
+
+def test_a_typo_is_found_and_another_word_is_not():
+    index = NearMissIndex(["sacroiliac joint fusion", "radiofrequency ablation"], 0.88)
+    assert index.closest("sacroilliac joint fusion", 0.88) == "sacroiliac joint fusion"
+    assert index.closest("radiofrequncy ablaton", 0.88) == "radiofrequency ablation"
+    assert index.closest("sacral nerve stimulation", 0.88) is None
+    assert index.closest("radiology authorization", 0.88) is None
+
+
+def test_deletions_and_transpositions_in_the_first_letters_are_found():
+    index = NearMissIndex(["sacroiliac joint fusion"], 0.88)
+    assert index.closest("sacrilac joint fusion", 0.88) == "sacroiliac joint fusion"  # 2 letters missing
+    assert index.closest("scaroilaic joint fusion", 0.88) == "sacroiliac joint fusion"  # 2 transpositions
+    assert index.closest("xsacroiliacx joint fusion", 0.88) == "sacroiliac joint fusion"  # 2 letters added
+
+
+def test_more_edits_are_found_past_the_first_letters():
+    # 4 letters missing (beyond the 3 the first letters are searched with): the ratio still passes (0.93).
+    index = NearMissIndex(["radiofrequency nerve ablation"], 0.88)
+    assert index.closest("radiofrequency nerve abla", 0.88) == "radiofrequency nerve ablation"
+
+
+def test_a_stricter_cutoff_is_kept():
+    index = NearMissIndex(["radiofrequency ablation"], 0.88)
+    assert 88 < fuzz.ratio("radiofrequncy abalton", "radiofrequency ablation") < EXACT_OVERRIDE * 100
+    assert index.closest("radiofrequncy abalton", 0.88) == "radiofrequency ablation"
+    assert index.closest("radiofrequncy abalton", EXACT_OVERRIDE) is None
+
+
+@pytest.mark.parametrize("extra", [0, 4])  # few candidates are scored one by one, more in one rapidfuzz call
+def test_a_tie_goes_to_the_fewer_words_then_the_term_given_first(extra):
+    others = [f"kalomive{c}" for c in "abcd"[:extra]]  # as like "kalomivex" as the two tied terms below
+    assert NearMissIndex(["kalomivez", "kalomivey", *others], 0.88).closest("kalomivex", 0.88) == "kalomivez"
+    assert NearMissIndex(["kalomivey", "kalomivez", *others], 0.88).closest("kalomivex", 0.88) == "kalomivey"
+    # "kalomive zantor" and "kalomivezantorx" are as like "kalomivezantor": the one word wins, though given later
+    tied = ["kalomive zantor", "kalomivezantorx"]
+    assert NearMissIndex([*tied, *others], 0.88).closest("kalomivezantor", 0.88) == "kalomivezantorx"
