@@ -2,10 +2,24 @@
 
 from __future__ import annotations
 
+import importlib.util
 import re
 from collections.abc import Callable
+from pathlib import Path
 
-from spacy.lang.en.stop_words import STOP_WORDS
+
+def _spacy_stop_words() -> frozenset[str]:
+    """spaCy's English stop words, read from their module's file without importing spaCy: `import spacy` brings in
+    thinc and, through it, TensorFlow (3 s and about 400 MB more for the action server, which needs only the list).
+    A top-level package's spec is found without importing it."""
+    path = Path(importlib.util.find_spec("spacy").origin).parent / "lang" / "en" / "stop_words.py"
+    spec = importlib.util.spec_from_file_location("priorauth._spacy_en_stop_words", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return frozenset(module.STOP_WORDS)
+
+
+STOP_WORDS = _spacy_stop_words()
 
 _CONTACT_CUES = [
     ("email", re.compile(r"\be-?mail\b", re.I)),

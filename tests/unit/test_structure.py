@@ -85,3 +85,25 @@ def test_the_core_imports_no_rasa():
         )
     ]
     assert rasa_users == []
+
+
+def test_the_action_server_loads_neither_spacy_nor_tensorflow():
+    """The actions need spaCy's stop-word list only (priorauth.nlu.cues reads it from its file): importing spaCy
+    would bring in TensorFlow through thinc, about 400 MB and 3 s more for every action server."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, actions.answer, actions.drafts, actions.draft_form, actions.fallback; "
+        "print(sorted(m for m in ('spacy', 'thinc', 'tensorflow') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_the_cues_stop_words_are_spacys():
+    from spacy.lang.en.stop_words import STOP_WORDS
+
+    from priorauth.nlu import cues
+
+    assert cues.STOP_WORDS == STOP_WORDS and len(STOP_WORDS) > 300
