@@ -14,6 +14,25 @@ from matplotlib.ticker import FixedLocator, NullFormatter, NullLocator  # noqa: 
 LATENCY_TICKS = [10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000]
 
 
+def _growth_rest_rows(g: dict) -> list[list]:
+    """REST p50 / p95 per round (and CPU ms a turn, Rasa + actions, where measured); the median round at 1."""
+    rows = []
+    for x1, x10 in zip(g["rest"]["1x"], g["rest"]["10x"], strict=True):
+        rows.append(
+            [f"REST p50 / p95 at {x1['concurrency']} concurrent (ms)"]
+            + [f"{x['p50_ms']} / {x['p95_ms']}" + _cpu_note(x) for x in (x1, x10)]
+        )
+    median = g.get("rest_p50_at_1_median_ms")
+    if median:
+        rows.append(["REST p50 at 1 concurrent, median round (ms)", median["1x"], median["10x"]])
+    return rows
+
+
+def _cpu_note(run: dict) -> str:
+    cpu = run.get("cpu_ms_per_turn") or {}
+    return f" (CPU {cpu.get('rasa')} + {cpu.get('actions')})" if cpu else ""
+
+
 def _table(title: str, header: list[str], rows: list[list]) -> None:
     cells = [[str("" if c is None else c) for c in row] for row in [header, *rows]]
     widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
@@ -136,14 +155,7 @@ def print_tables(results: dict) -> None:
             ["knowledge-base load (s)", a["load_seconds"], b["load_seconds"]],
             ["training (s)", g["training_seconds"]["1x"], g["training_seconds"]["10x"]],
         ]
-        for x1, x10 in zip(g["rest"]["1x"], g["rest"]["10x"], strict=True):
-            rows.append(
-                [
-                    f"REST p50 / p95 at {x1['concurrency']} concurrent (ms)",
-                    f"{x1['p50_ms']} / {x1['p95_ms']}",
-                    f"{x10['p50_ms']} / {x10['p95_ms']}",
-                ]
-            )
+        rows += _growth_rest_rows(g)
         _table("Cost of growth: knowledge base 1x vs 10x" + tag, ["", "1x", "10x"], rows)
         print(
             f"  same entities on {g['in_process']['same_entities']} texts; same review status on "
@@ -388,14 +400,7 @@ def markdown(results: dict) -> str:
             ],
             ["training (s)", g["training_seconds"]["1x"], g["training_seconds"]["10x"]],
         ]
-        for x1, x10 in zip(g["rest"]["1x"], g["rest"]["10x"], strict=True):
-            rows.append(
-                [
-                    f"REST p50 / p95 at {x1['concurrency']} concurrent (ms)",
-                    f"{x1['p50_ms']} / {x1['p95_ms']}",
-                    f"{x10['p50_ms']} / {x10['p95_ms']}",
-                ]
-            )
+        rows += _growth_rest_rows(g)
         out.append("**Cost of growth** (knowledge base 1× vs 10×):\n")
         table(["", "1×", "10×"], rows)
     if "resources" in parts:
