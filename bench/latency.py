@@ -37,6 +37,7 @@ LEVELS = {"quick": [1, 10], "full": [1, 10, 50]}
 # Conversations per level (each 3-4 turns).
 CONVERSATIONS = {"quick": {1: 8, 10: 30}, "full": {1: 30, 10: 80, 50: 200}}
 TURNS_PER_CONVERSATION = 4
+WARM_UP_SCRIPTS = 20  # about 70 turns, one to a few seconds a system
 # A reply saying that a backend failed (utter_service_unavailable, addons/rasa_patches.py) is an error too.
 FAILURE_MARKERS = ["temporarily unavailable"]
 
@@ -141,9 +142,11 @@ def run_level(url: str, scripts: list[list[str]], concurrency: int, n_conversati
 
 
 def warm_up(url: str, scripts: list[list[str]], label: str) -> None:
-    """One conversation per script kind, so that lazy loading (the knowledge base, TF graphs) is not timed."""
+    """Conversations before any timing, so that what a server does once is not timed: TF graphs traced for
+    new input shapes, and the knowledge-base rows the action server reads once and keeps (priorauth.kb.reading;
+    a long-running server holds all of them, the knowledge base being a few hundred rows)."""
     http = requests.Session()
-    for i, script in enumerate(scripts[:3]):
+    for i, script in enumerate(scripts[:WARM_UP_SCRIPTS]):
         for text in script:
             ask(http, url, f"warmup-{label}-{i}-{uuid.uuid4().hex[:4]}", text, timeout=180)
 

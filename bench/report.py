@@ -136,6 +136,7 @@ def print_tables(results: dict) -> None:
                 f"{a['extract']['mean_us']} / {a['extract']['p95_us']}",
                 f"{b['extract']['mean_us']} / {b['extract']['p95_us']}",
             ],
+            ["KBMatcher.extract CPU, least alternating round (us)", a.get("extract_cpu_us"), b.get("extract_cpu_us")],
         ]
         for phase in ("phrase_matchers", "fuzzy"):
             if a.get("extract_phases"):
@@ -373,6 +374,14 @@ def markdown(results: dict) -> str:
                 f"{kb['procedures']} / {kb['codes']} / {b['terms']}",
             ],
             ["`KBMatcher.extract`, mean per message (ms)", _ms(a["extract"]["mean_us"]), _ms(b["extract"]["mean_us"])],
+            *(
+                [
+                    ["`KBMatcher.extract`, CPU per message, least of alternating rounds (ms)"]
+                    + [round(x["extract_cpu_us"] / 1000, 3) for x in (a, b)]
+                ]
+                if "extract_cpu_us" in a
+                else []
+            ),
         ]
         if a.get("extract_phases"):
             rows += [
