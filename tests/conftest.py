@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.orm import Session
 
 from priorauth.db import make_engine
+from priorauth.kb import queries
 from priorauth.kb.loader import load_kb
 from priorauth.schema import upgrade
 from tests.required import pg_url_or_skip
@@ -54,3 +55,17 @@ def sqlite_session():
     load_kb(engine, KB_DIR, SOURCES_DIR)
     with Session(engine, future=True) as s:
         yield s
+
+
+@pytest.fixture
+def counted():
+    """A fresh in-memory knowledge base and a counter of the SELECTs sent to it."""
+    engine = make_engine("sqlite://")
+    upgrade(engine)
+    load_kb(engine, KB_DIR, SOURCES_DIR)
+    statements: list[str] = []
+    event.listen(engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    queries._CONTENT_READS.clear()
+    yield engine, statements
+    queries._CONTENT_READS.clear()
+    engine.dispose()

@@ -3,30 +3,10 @@ and made afresh when the content changes (a load of other data) or carries no co
 
 from __future__ import annotations
 
-import pytest
-from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from priorauth.db import make_engine
 from priorauth.kb import models as m
 from priorauth.kb import queries as q
-from priorauth.kb.loader import load_kb
-from priorauth.schema import upgrade
-from tests.conftest import KB_DIR, SOURCES_DIR
-
-
-@pytest.fixture
-def counted():
-    """A fresh in-memory knowledge base and a counter of the SELECTs sent to it."""
-    engine = make_engine("sqlite://")
-    upgrade(engine)
-    load_kb(engine, KB_DIR, SOURCES_DIR)
-    statements: list[str] = []
-    event.listen(engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
-    q._CONTENT_READS.clear()
-    yield engine, statements
-    q._CONTENT_READS.clear()
-    engine.dispose()
 
 
 def _a_citation(session: Session) -> tuple[str, str]:

@@ -9,13 +9,12 @@ import shutil
 import pytest
 from sqlalchemy import event, update
 
-from priorauth.db import make_engine, make_session_factory
+from priorauth.db import make_session_factory
 from priorauth.kb import models as m
 from priorauth.kb import queries as q
 from priorauth.kb.loader import load_kb
 from priorauth.kb.reading import KBReader, ReadOnlyError
 from priorauth.kb.requirement import review_requirement
-from priorauth.schema import upgrade
 from tests.conftest import KB_DIR, SOURCES_DIR
 
 QUESTIONS = [
@@ -27,17 +26,10 @@ QUESTIONS = [
 
 
 @pytest.fixture
-def kb():
+def kb(counted):
     """An in-memory knowledge base, its reader and the SELECTs sent to it."""
-    engine = make_engine("sqlite://")
-    upgrade(engine)
-    load_kb(engine, KB_DIR, SOURCES_DIR)
-    statements: list[str] = []
-    event.listen(engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
-    q._CONTENT_READS.clear()
-    yield engine, KBReader(make_session_factory(engine)), statements
-    q._CONTENT_READS.clear()
-    engine.dispose()
+    engine, statements = counted
+    return engine, KBReader(make_session_factory(engine)), statements
 
 
 def summary(answer) -> tuple:
