@@ -197,6 +197,7 @@ class NearMissIndex:
         # The order in which a tie goes to the first term: by word count, then length, then as given.
         self.terms = sorted(terms, key=lambda t: (len(t.split()), len(t)))
         self.words = [len(t.split()) for t in self.terms]
+        self.sizes = [len(t) for t in self.terms]
         self.threshold = threshold
         self.lengths = {len(t) for t in self.terms}
         self.plans: dict[int, tuple[int, int] | None] = {}
@@ -238,9 +239,13 @@ class NearMissIndex:
             return None
         keys = _subsequences(text[: plan[1]], plan[0])
         found = set(chain.from_iterable(filter(None, map(self.keys.get, keys))))
-        words = len(text.split())
-        if words > 1:
-            found = {i for i in found if self.words[i] == 1 or self.words[i] == words}
+        # Only terms of a length the cutoff allows can pass (the index finds a term for every span length its
+        # own window holds, and others that begin alike): most candidates end here, before any comparison.
+        low, high = _length_window(len(text), cutoff)
+        words, sizes = len(text.split()), self.sizes
+        found = [
+            i for i in found if low <= sizes[i] <= high and (words == 1 or self.words[i] == 1 or self.words[i] == words)
+        ]
         if len(found) > 4:  # one call into rapidfuzz (it keeps the first of equal scores too)
             match = process.extractOne(
                 text, [self.terms[i] for i in sorted(found)], scorer=fuzz.ratio, score_cutoff=cutoff * 100
