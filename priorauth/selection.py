@@ -18,7 +18,6 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
-from scipy import sparse
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
 
 from priorauth.kb.reader import KBData, read_kb
@@ -146,10 +145,10 @@ class FactIndex:
         # Character n-grams within words: plurals, typos and run-together shorthand still meet ("authorizaton").
         self.chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True).fit(corpus)
         self._views: list[tuple[int, str]] = [(i, v) for i, d in enumerate(self.docs) for v in (d.text, *d.answers)]
+        self._matrix = self._vectors([v for _, v in self._views])
         # The row of each statement and question in the fitted matrices: the facts a reply ranks are the knowledge
         # base's own, so a turn takes their vectors from here instead of expanding and transforming them again.
         self._row: dict[str, int] = {}
-        self._matrix = self._vectors([v for _, v in self._views])
         for row, (_doc, view) in enumerate(self._views):
             self._row.setdefault(view, row)
         # The same vectors as dicts (feature -> weight), for ranking a handful of facts a turn: sparse matrices
@@ -159,20 +158,9 @@ class FactIndex:
 
     # ------------------------------------------------------------------ scoring
     def _vectors(self, texts: Sequence[str]):
-        rows = [self._row.get(t) for t in texts]
-        known = [i for i, row in enumerate(rows) if row is not None]
-        fresh = [i for i, row in enumerate(rows) if row is None]
-        expanded = [self.expand(texts[i]) for i in fresh]
-        if not known:
-            return self.words.transform(expanded), self.chars.transform(expanded)
-        fitted = [rows[i] for i in known]
-        if not fresh:
-            return self._matrix[0][fitted], self._matrix[1][fitted]
-        order = np.argsort(known + fresh)  # back to the order of `texts`
-        return tuple(
-            sparse.vstack([matrix[fitted], vectorizer.transform(expanded)]).tocsr()[order]
-            for matrix, vectorizer in zip(self._matrix, (self.words, self.chars), strict=True)
-        )
+        """The texts' sparse word and character vectors (the fitted matrices at start; a message in `topics`)."""
+        expanded = [self.expand(t) for t in texts]
+        return self.words.transform(expanded), self.chars.transform(expanded)
 
     def _similarity(self, message: str, vectors) -> np.ndarray:
         """The message's likeness to every row of `vectors` (for all the knowledge base's statements at once)."""

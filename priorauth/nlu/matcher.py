@@ -167,15 +167,11 @@ class KBMatcher:
                     continue
                 # Replacing an exact match needs a closer likeness than filling a gap does.
                 cutoff = max(self.fuzzy_threshold, EXACT_OVERRIDE) if overlapping else self.fuzzy_threshold
-                term = self._closest_term(text.lower(), cutoff)
+                term = self.near_misses.closest(text.lower(), cutoff)
                 if term and _words_alike(text.lower(), term):
                     entity, value = self.fuzzy_terms[term]
                     out.append(_entity(entity, value, start, end, text))
         return out
-
-    def _closest_term(self, text: str, cutoff: float) -> str | None:
-        """The long term most like `text` by Indel similarity (rapidfuzz), or None below `cutoff`."""
-        return self.near_misses.closest(text, cutoff)
 
 
 class NearMissIndex:
