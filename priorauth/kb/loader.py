@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from priorauth.codes import kind_of
 from priorauth.db import Base
 from priorauth.kb import models as m
+from priorauth.kb.queries import stored_content_hash
 from priorauth.kb.reader import KBData, iter_cites, parse_cites, read_kb
 from priorauth.kb.terms import normalize_term
 
@@ -37,7 +38,7 @@ def load_kb(engine: Engine, kb_dir: Path, sources_dir: Path | None = None) -> bo
     data = read_kb(kb_dir, sources_dir)
     digest = content_hash(kb_dir)
     with Session(engine, future=True) as session, session.begin():
-        current = session.execute(select(m.Meta.value).where(m.Meta.key == HASH_KEY)).scalar()
+        current = stored_content_hash(session)
         if current == digest:
             return False
         for table in m.KB_TABLES:

@@ -111,14 +111,15 @@ _CONTENT_READS: dict[tuple, object] = {}
 CONTENT_READS_MAX = 50_000
 
 
+def stored_content_hash(session: Session) -> str | None:
+    """The loaded knowledge base's content hash (priorauth.kb.loader) as the database holds it now: a query, not
+    Session.get, whose identity map would answer with the row a long-lived session loaded first."""
+    return session.execute(select(m.Meta.value).where(m.Meta.key == m.CONTENT_HASH_KEY)).scalar_one_or_none()
+
+
 def content_version(session: Session) -> str | None:
-    """The loaded knowledge base's content hash (priorauth.kb.loader), read once per session."""
-
-    def read() -> str | None:
-        row = session.get(m.Meta, m.CONTENT_HASH_KEY)
-        return row.value if row is not None else None
-
-    return once_per_session(session, ("content_version",), read)
+    """The loaded knowledge base's content hash, read once per session."""
+    return once_per_session(session, ("content_version",), lambda: stored_content_hash(session))
 
 
 def read_once(session: Session, key: tuple, statement, scalars: bool = True) -> list:

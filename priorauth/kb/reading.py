@@ -18,10 +18,10 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import event, select
+from sqlalchemy import event
 from sqlalchemy.orm import Session, sessionmaker
 
-from priorauth.kb import models as m
+from priorauth.kb.queries import content_version, stored_content_hash
 
 # Entries of `once_per_session`'s reads (and loaded rows) after which the session starts over: the knowledge base's
 # rows are bounded, but reads keyed by what users type are not.
@@ -58,7 +58,7 @@ class KBReader:
     def _current(self) -> Session:
         session = self._session
         if session is not None:
-            version = _content_hash(session)
+            version = stored_content_hash(session)
             if version is None or version != self._version or _size(session) > MAX_READS:
                 self._drop()
                 session = None
@@ -68,9 +68,7 @@ class KBReader:
             kept = session.info["kb_rows"] = []
             event.listen(session, "loaded_as_persistent", lambda _s, row: kept.append(row))
             event.listen(session, "before_flush", _read_only)
-            self._version = _content_hash(session)
-            # queries.content_version reads the same row once per session: the hash just read is that value.
-            session.info.setdefault("kb_reads", {})[("content_version",)] = self._version
+            self._version = content_version(session)  # kept for the queries' once-per-content reads too
         return session
 
     def _drop(self) -> None:
@@ -87,11 +85,6 @@ def _read_only(session: Session, _context, _instances) -> None:
 
 class ReadOnlyError(RuntimeError):
     pass
-
-
-def _content_hash(session: Session) -> str | None:
-    # A query, not Session.get: the identity map would answer from the row loaded when the session started.
-    return session.execute(select(m.Meta.value).where(m.Meta.key == m.CONTENT_HASH_KEY)).scalar_one_or_none()
 
 
 def _size(session: Session) -> int:
