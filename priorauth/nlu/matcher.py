@@ -181,8 +181,9 @@ class NearMissIndex:
     If a common subsequence of x and y has at least L characters, its first L are a subsequence of x[:L + i] and
     of y[:L + j], where i and j count the characters of x and of y that an alignment along it leaves out before
     them. A span of n characters is looked up by the L-character subsequences of x[:L + i], with i the most
-    characters that an alignment with a term of a passing ratio leaves out of the span, j the most it leaves out
-    of the term (both at most MAX_DELETIONS) and L = min(n - i, PREFIX - max(i, j)). Each term is stored by its
+    characters that an alignment with a term of a ratio passing the cutoff leaves out of the span, j the most an
+    alignment passing the threshold leaves out of the term (both at most MAX_DELETIONS) and L = min(n - i,
+    PREFIX - max(i, j)) for the threshold's i (a stricter cutoff leaves fewer out). Each term is stored by its
     own for every L that spans it may resemble are looked up by, from y[:L + j] (j for the term's own length).
     So a span meets every term it passes with that leaves at most 3 characters out of either, whatever their
     length: any typo of 1 to 3 edits, and more where they lie past the first letters. The lookup costs the same
@@ -196,7 +197,7 @@ class NearMissIndex:
         self.sizes = [len(t) for t in self.terms]
         self.threshold = threshold
         self.lengths = {len(t) for t in self.terms}
-        self.plans: dict[int, tuple[int, int] | None] = {}
+        self.plans: dict[tuple[int, float | None], tuple[int, int] | None] = {}
         keys: dict[str, list[int]] = {}
         for i, term in enumerate(self.terms):
             low, high = _length_window(len(term), threshold)
@@ -210,27 +211,39 @@ class NearMissIndex:
                     keys.setdefault(key, []).append(i)
         self.keys = {key: tuple(ids) for key, ids in keys.items()}
 
-    def _plan(self, n: int) -> tuple[int, int] | None:
-        """How a span of n characters is looked up: the length of the subsequences, and of the prefix they are
-        taken from; None if no term is of a length whose ratio with it may pass."""
-        if n not in self.plans:
-            low, high = _length_window(n, self.threshold)
-            pairs = [_left_out(n, m, self.threshold) for m in self.lengths if low <= m <= high]
-            pairs = [pair for pair in pairs if pair]
-            if pairs:
-                i = min(max(x for x, _ in pairs), MAX_DELETIONS)
-                j = min(max(y for _, y in pairs), MAX_DELETIONS)
-                length = min(PREFIX - max(i, j), n - i)
-                self.plans[n] = (length, length + i)
+    def _plan(self, n: int, cutoff: float | None = None) -> tuple[int, int] | None:
+        """How a span of n characters is looked up for the terms whose ratio with it may reach `cutoff` (the
+        threshold by default): the length of the subsequences, and of the prefix they are taken from; None if no
+        term is of a length that may pass. The length is the threshold's, which the terms are stored by; a stricter
+        cutoff leaves fewer characters out of the span, so its subsequences come from a shorter prefix: 6 to 21
+        instead of 56 for a span of 14 characters or more replacing an exact match."""
+        key = (n, cutoff)
+        if key not in self.plans:
+            left_out = self._left_out(n, self.threshold)
+            if left_out is None:
+                self.plans[key] = None
             else:
-                self.plans[n] = None
-        return self.plans[n]
+                i, j = left_out
+                length = min(PREFIX - max(i, j), n - i)
+                if cutoff is not None and cutoff > self.threshold:
+                    stricter = self._left_out(n, cutoff)
+                    i = stricter[0] if stricter else -1
+                self.plans[key] = (length, length + i) if i >= 0 else None
+        return self.plans[key]
+
+    def _left_out(self, n: int, cutoff: float) -> tuple[int, int] | None:
+        """The most characters (at most MAX_DELETIONS) that an alignment of a span of n characters with a term
+        whose ratio reaches `cutoff` leaves out of the span and out of the term; None if no term's length allows."""
+        low, high = _length_window(n, cutoff)
+        pairs = [pair for m in self.lengths if low <= m <= high if (pair := _left_out(n, m, cutoff))]
+        if not pairs:
+            return None
+        return min(max(x for x, _ in pairs), MAX_DELETIONS), min(max(y for _, y in pairs), MAX_DELETIONS)
 
     def closest(self, text: str, cutoff: float) -> str | None:
         """The term most like `text` by Indel similarity of all those of a word count `_words_alike` accepts, or
         None below `cutoff` (at least the threshold the index was built for). A tie goes to the first term."""
-        # Looked up for the threshold: the terms a stricter cutoff passes are among those found.
-        plan = self._plan(len(text))
+        plan = self._plan(len(text), cutoff)
         if not plan:
             return None
         keys = _subsequences(text[: plan[1]], plan[0])

@@ -230,6 +230,26 @@ def test_a_stricter_cutoff_is_kept():
     assert index.closest("radiofrequncy abalton", EXACT_OVERRIDE) is None
 
 
+def test_a_stricter_cutoff_looks_up_fewer_subsequences():
+    # A span replacing an exact match needs 0.94: fewer characters can be left out of it, so fewer of its
+    # subsequences are looked up (6 instead of 56 here), and the term is found all the same.
+    class Counting(dict):
+        looked_up = 0
+
+        def get(self, key, default=None):
+            Counting.looked_up += 1
+            return super().get(key, default)
+
+    index = NearMissIndex(["radiofrequency ablation", "sacroiliac joint fusion", "lumbar spinal fusion"], 0.88)
+    index.keys = Counting(index.keys)
+    counts = {}
+    for cutoff in (0.88, EXACT_OVERRIDE):
+        Counting.looked_up = 0
+        assert index.closest("radiofrequency ablations", cutoff) == "radiofrequency ablation"
+        counts[cutoff] = Counting.looked_up
+    assert counts[EXACT_OVERRIDE] < counts[0.88] / 4, counts
+
+
 @pytest.mark.parametrize("extra", [0, 4])  # few candidates are scored one by one, more in one rapidfuzz call
 def test_a_tie_goes_to_the_fewer_words_then_the_term_given_first(extra):
     others = [f"kalomive{c}" for c in "abcd"[:extra]]  # as like "kalomivex" as the two tied terms below
