@@ -219,17 +219,21 @@ class NearMissIndex:
         instead of 56 for a span of 14 characters or more replacing an exact match."""
         key = (n, cutoff)
         if key not in self.plans:
-            left_out = self._left_out(n, self.threshold)
-            if left_out is None:
-                self.plans[key] = None
-            else:
-                i, j = left_out
-                length = min(PREFIX - max(i, j), n - i)
-                if cutoff is not None and cutoff > self.threshold:
-                    stricter = self._left_out(n, cutoff)
-                    i = stricter[0] if stricter else -1
-                self.plans[key] = (length, length + i) if i >= 0 else None
+            self.plans[key] = self._make_plan(n, cutoff)
         return self.plans[key]
+
+    def _make_plan(self, n: int, cutoff: float | None) -> tuple[int, int] | None:
+        left_out = self._left_out(n, self.threshold)
+        if left_out is None:
+            return None
+        i, j = left_out
+        length = min(PREFIX - max(i, j), n - i)
+        if cutoff is not None and cutoff > self.threshold:
+            stricter = self._left_out(n, cutoff)
+            if stricter is None:
+                return None
+            i = stricter[0]
+        return length, length + i
 
     def _left_out(self, n: int, cutoff: float) -> tuple[int, int] | None:
         """The most characters (at most MAX_DELETIONS) that an alignment of a span of n characters with a term
