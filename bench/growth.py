@@ -296,7 +296,7 @@ def _warm_up() -> None:
 EXTRACT_ROUNDS = 15
 
 
-def _least_cpu(runs: dict, rounds: int) -> dict[str, float]:
+def least_cpu(runs: dict, rounds: int) -> dict[str, float]:
     """The least CPU seconds (`time.process_time`) of each callable over alternating rounds."""
     least = {name: float("inf") for name in runs}
     for _ in range(rounds):
@@ -315,7 +315,7 @@ def compare_in_process(grown: Path, quick: bool) -> dict:
     big = in_process(grown, quick)
     texts = list(base["_entities"])
     matchers = {"1x": base.pop("_matcher"), "10x": big.pop("_matcher")}
-    least = _least_cpu({k: (lambda m=m: [m.extract(t) for t in texts]) for k, m in matchers.items()}, EXTRACT_ROUNDS)
+    least = least_cpu({k: (lambda m=m: [m.extract(t) for t in texts]) for k, m in matchers.items()}, EXTRACT_ROUNDS)
     for name, r in (("1x", base), ("10x", big)):
         r["extract_cpu_us"] = round(least[name] * 1e6 / len(texts), 1)
     same_entities = sum(base["_entities"][t] == big["_entities"][t] for t in texts)

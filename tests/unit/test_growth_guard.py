@@ -14,12 +14,10 @@ loaded shared machine; a cost linear in the knowledge base exceeds them several 
 
 from __future__ import annotations
 
-import time
-
 import pytest
 import yaml
 
-from bench.growth import grow_kb
+from bench.growth import grow_kb, least_cpu
 from priorauth.answering import INTENT_TOPICS, answer_for, needs_choice, needs_subject, topic_for
 from priorauth.db import make_engine, make_session_factory
 from priorauth.kb.loader import load_kb
@@ -97,14 +95,8 @@ def sizes(tmp_path_factory):
 def cpu_ratio(small, large, rounds: int) -> tuple[float, float, float]:
     """The least CPU seconds of `small()` and of `large()` over alternating rounds, and their ratio."""
     small(), large()  # warm-up: statement caches, first-call imports
-    times: dict[str, list[float]] = {"small": [], "large": []}
-    for _ in range(rounds):
-        for name, run in (("small", small), ("large", large)):
-            start = time.process_time()
-            run()
-            times[name].append(time.process_time() - start)
-    a, b = min(times["small"]), min(times["large"])
-    return a, b, b / a
+    least = least_cpu({"small": small, "large": large}, rounds)
+    return least["small"], least["large"], least["large"] / least["small"]
 
 
 def test_matcher_time_per_message_is_flat_at_ten_times_the_knowledge(sizes):
