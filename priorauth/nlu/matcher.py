@@ -217,19 +217,19 @@ class NearMissIndex:
         term is of a length that may pass. The length is the threshold's, which the terms are stored by; a stricter
         cutoff leaves fewer characters out of the span, so its subsequences come from a shorter prefix: 6 to 21
         instead of 56 for a span of 14 characters or more replacing an exact match."""
-        key = (n, cutoff)
+        key = (n, cutoff if cutoff is not None and cutoff > self.threshold else None)  # the threshold's plan: None
         if key not in self.plans:
-            self.plans[key] = self._make_plan(n, cutoff)
+            self.plans[key] = self._make_plan(*key)
         return self.plans[key]
 
-    def _make_plan(self, n: int, cutoff: float | None) -> tuple[int, int] | None:
+    def _make_plan(self, n: int, stricter_cutoff: float | None) -> tuple[int, int] | None:
         left_out = self._left_out(n, self.threshold)
         if left_out is None:
             return None
         i, j = left_out
         length = min(PREFIX - max(i, j), n - i)
-        if cutoff is not None and cutoff > self.threshold:
-            stricter = self._left_out(n, cutoff)
+        if stricter_cutoff is not None:
+            stricter = self._left_out(n, stricter_cutoff)
             if stricter is None:
                 return None
             i = stricter[0]
